@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+	"github.com/uptrace/bun"
+
+	"kportal/modules"
+	"kportal/modules/health"
+	"kportal/modules/identity"
+	"kportal/modules/web"
+	"kportal/policies"
+	"kportal/storage"
+	"kportal/workers"
+)
+
+// app is kportal wired together: connections, modules and their host.
+type app struct {
+	cfg      *config
+	log      *slog.Logger
+	db       *bun.DB
+	objects  *storage.Objects
+	kratos   *identity.Kratos
+	redis    asynq.RedisClientOpt
+	queue    *asynq.Client
+	mailer   *workers.Mailer
+	host     *modules.Host
+	sessions *identity.Sessions
+	web      *web.Module
+	metrics  *prometheus.Registry
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// openApp connects to every service and checks each, so bad configuration
+// stops kportal at start with one line naming the problem.
+func openApp(ctx context.Context, cfg *config) (*app, error) {
+	a := &app{cfg: cfg, log: newLogger(cfg.LogLevel), metrics: prometheus.NewRegistry()}
+	var err error
+	if a.db, err = storage.OpenDB(ctx, cfg.DatabaseURL, cfg.DBMaxConns); err != nil {
+		return nil, err
+	}
+	a.redis = asynq.RedisClientOpt{Addr: cfg.RedisAddr, Password: cfg.RedisPassword, DB: cfg.RedisDB}
+	if err := pingRedis(ctx, a.redis); err != nil {
+		return nil, err
+	}
+	if a.objects, err = storage.OpenObjects(ctx, storage.ObjectConfig{
+		Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, Bucket: cfg.S3Bucket, Secure: cfg.S3Secure,
+	}); err != nil {
+		return nil, err
+	}
+	a.kratos = identity.NewKratos(cfg.KratosPublic, cfg.KratosAdmin)
+	if err := a.kratos.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("Ory Kratos at %s: %v", cfg.KratosAdmin, err)
+	}
+	if a.mailer, err = workers.NewMailer(cfg.SMTPURL, cfg.MailFrom); err != nil {
+		return nil, err
+	}
+	a.queue = asynq.NewClient(a.redis)
+
+	a.host = modules.NewHost(a.db, nil)
+	nav := a.host.Nav
+	a.sessions = identity.NewSessions(a.kratos, a.db, a.log, cfg.SessionCache)
+	a.web = web.New(nav)
+	checks := map[string]health.Check{
+		"postgres": func(ctx context.Context) error { return a.db.PingContext(ctx) },
+		"redis":    func(ctx context.Context) error { return pingRedis(ctx, a.redis) },
+		"minio":    a.objects.Ping,
+		"kratos":   a.kratos.Ping,
+	}
+	if err := a.host.Register(
+		a.web,
+		health.New(checks, a.metrics),
+		identity.New(a.kratos, a.sessions, nav, a.queue),
+	); err != nil {
+		return nil, err
+	}
+	if _, err := a.host.Workflows(); err != nil {
+		return nil, err
+	}
+	enforcer, err := policies.NewEnforcer(a.host.Rules())
+	if err != nil {
+		return nil, err
+	}
+	a.host.SetAuthorizer(enforcer)
+	a.metrics.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewDBStatsCollector(a.db.DB, "kportal"),
+		workers.NewQueueCollector(asynq.NewInspector(a.redis)),
+	)
+	return a, nil
+}
+
+func (a *app) close() {
+	if a.queue != nil {
+		a.queue.Close()
+	}
+	if a.db != nil {
+		a.db.Close()
+	}
+}
+
+func pingRedis(ctx context.Context, opt asynq.RedisClientOpt) error {
+	c := redis.NewClient(&redis.Options{Addr: opt.Addr, Password: opt.Password, DB: opt.DB})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("Redis at %s is not reachable: %v", opt.Addr, err)
+	}
+	return nil
+}
+
+// server builds the HTTP server with every module's routes.
+func (a *app) server() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = a.web.ErrorHandler(a.log)
+	e.Use(
+		middleware.RequestID(),
+		middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+			LogStatus: true, LogURI: true, LogMethod: true, LogLatency: true, LogRequestID: true, LogError: true,
+			HandleError: true,
+			LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+				a.log.Info("request", "method", v.Method, "uri", v.URI, "status", v.Status,
+					"latency_ms", v.Latency.Milliseconds(), "request_id", v.RequestID)
+				return nil
+			},
+		}),
+		middleware.Recover(),
+		health.HTTPMetrics(a.metrics),
+		middleware.BodyLimit("30M"),
+	)
+	e.Use(web.Security(a.cfg.SecureCookies)...)
+	e.Use(a.sessions.Middleware())
+	a.host.Mount(e)
+	e.Server.ReadHeaderTimeout = 10 * time.Second
+	e.Server.IdleTimeout = 2 * time.Minute
+	return e
+}
+
+// serveHTTP runs the server until ctx ends, then drains requests.
+func (a *app) serveHTTP(ctx context.Context) error {
+	e := a.server()
+	errc := make(chan error, 1)
+	go func() { errc <- e.Start(a.cfg.Addr) }()
+	a.log.Info("web server listening", "addr", a.cfg.Addr, "url", a.cfg.BaseURL)
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("web server on %s: %w", a.cfg.Addr, err)
+		}
+		return nil
+	case <-ctx.Done():
+	}
+	a.log.Info("web server draining")
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownPeriod)
+	defer cancel()
+	return e.Shutdown(sctx)
+}
+
+// jobMux registers every job handler: the infrastructure's and the modules'.
+func (a *app) jobMux() *asynq.ServeMux {
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(workers.TypeSendMail, a.mailer.HandleSendMail)
+	a.host.RegisterTasks(mux)
+	return mux
+}
+
+// work runs the asynq worker until ctx ends: Stop (take no new jobs), then
+// Shutdown (wait for running ones).
+func (a *app) work(ctx context.Context) error {
+	srv := workers.NewServer(a.redis, a.cfg.Concurrency, a.log)
+	if err := srv.Start(a.jobMux()); err != nil {
+		return fmt.Errorf("starting worker: %w", err)
+	}
+	a.log.Info("worker started", "concurrency", a.cfg.Concurrency)
+	<-ctx.Done()
+	srv.Stop()
+	srv.Shutdown()
+	a.log.Info("worker stopped")
+	return nil
+}
+
+// schedule runs the scheduler until ctx ends.
+func (a *app) schedule(ctx context.Context) error {
+	s, err := workers.NewScheduler(a.redis, a.log, a.host.Schedules())
+	if err != nil {
+		return err
+	}
+	if err := s.Start(); err != nil {
+		return fmt.Errorf("starting scheduler: %w", err)
+	}
+	a.log.Info("scheduler started")
+	<-ctx.Done()
+	s.Shutdown()
+	return nil
+}
+
+func runServe(ctx context.Context, cfg *config, _ []string) error {
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return a.serveHTTP(ctx)
+}
+
+func runWorker(ctx context.Context, cfg *config, _ []string) error {
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return a.work(ctx)
+}
+
+func runScheduler(ctx context.Context, cfg *config, _ []string) error {
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return a.schedule(ctx)
+}
+
+// runAll runs server, worker and scheduler together; when one fails, all stop.
+func runAll(ctx context.Context, cfg *config, _ []string) error {
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	parts := []func(context.Context) error{a.serveHTTP, a.work, a.schedule}
+	errc := make(chan error, len(parts))
+	for _, p := range parts {
+		go func() {
+			err := p(ctx)
+			cancel()
+			errc <- err
+		}()
+	}
+	var first error
+	for range parts {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// scenario is one benchmark: it runs against the services in cfg and returns
+// its figures as key=value pairs in order.
+type scenario func(ctx context.Context, cfg *config) ([][2]string, error)
+
+// scenarios are added by the features they measure.
+var scenarios = map[string]scenario{}
+
+func runBench(ctx context.Context, cfg *config, args []string) error {
+	names := make([]string, 0, len(scenarios))
+	for n := range scenarios {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(args) == 0 || args[0] == "list" {
+		if len(names) == 0 {
+			fmt.Println("no scenarios yet")
+		}
+		for _, n := range names {
+			fmt.Println(n)
+		}
+		if len(args) == 0 {
+			return fmt.Errorf("name a scenario: kportal bench <scenario> (or 'all')")
+		}
+		return nil
+	}
+	if args[0] == "all" {
+		args = names
+	}
+	for _, name := range args {
+		s, ok := scenarios[name]
+		if !ok {
+			return fmt.Errorf("unknown scenario %q (known: %s)", name, strings.Join(names, ", "))
+		}
+		kv, err := s(ctx, cfg)
+		if err != nil {
+			return fmt.Errorf("scenario %s: %w", name, err)
+		}
+		fmt.Println(benchLine(name, kv))
+	}
+	return nil
+}
+
+// benchLine formats one machine-readable result line.
+func benchLine(name string, kv [][2]string) string {
+	var b strings.Builder
+	b.WriteString("scenario=" + name)
+	for _, p := range kv {
+		b.WriteString(" " + p[0] + "=" + p[1])
+	}
+	return b.String()
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// config is everything kportal reads from its environment. Every variable has
+// a development default matching deploy/dev, so `make dev` needs none set.
+type config struct {
+	Addr           string
+	BaseURL        string
+	DatabaseURL    string
+	MigrateURL     string
+	DBMaxConns     int
+	RedisAddr      string
+	RedisPassword  string
+	RedisDB        int
+	S3Endpoint     string
+	S3AccessKey    string
+	S3SecretKey    string
+	S3Bucket       string
+	S3Secure       bool
+	KratosPublic   string
+	KratosAdmin    string
+	SMTPURL        string
+	MailFrom       string
+	LogLevel       string
+	SecureCookies  bool
+	SessionCache   time.Duration
+	Concurrency    int
+	ShutdownPeriod time.Duration
+}
+
+type setting struct {
+	env, def, help string
+	set            func(c *config, v string) error
+}
+
+func str(p func(*config) *string) func(*config, string) error {
+	return func(c *config, v string) error { *p(c) = v; return nil }
+}
+
+func integer(p func(*config) *int) func(*config, string) error {
+	return func(c *config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("not a whole number: %q", v)
+		}
+		*p(c) = n
+		return nil
+	}
+}
+
+func boolean(p func(*config) *bool) func(*config, string) error {
+	return func(c *config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("not true or false: %q", v)
+		}
+		*p(c) = b
+		return nil
+	}
+}
+
+func duration(p func(*config) *time.Duration) func(*config, string) error {
+	return func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("not a duration like 30s: %q", v)
+		}
+		*p(c) = d
+		return nil
+	}
+}
+
+var settings = []setting{
+	{"KPORTAL_ADDR", "127.0.0.1:8080", "address the web server listens on", str(func(c *config) *string { return &c.Addr })},
+	{"KPORTAL_BASE_URL", "http://localhost:8080", "public URL of the site, used in e-mail links", str(func(c *config) *string { return &c.BaseURL })},
+	{"KPORTAL_DATABASE_URL", "postgres://kportal_app:kportal_app@127.0.0.1:5432/kportal?sslmode=disable", "PostgreSQL as the application role (owns nothing, no BYPASSRLS)", str(func(c *config) *string { return &c.DatabaseURL })},
+	{"KPORTAL_MIGRATE_DATABASE_URL", "postgres://kportal_owner:kportal_owner@127.0.0.1:5432/kportal?sslmode=disable", "PostgreSQL as the owner role, for migrate and seed", str(func(c *config) *string { return &c.MigrateURL })},
+	{"KPORTAL_DB_MAX_CONNS", "20", "maximum open database connections", integer(func(c *config) *int { return &c.DBMaxConns })},
+	{"KPORTAL_REDIS_ADDR", "127.0.0.1:6379", "Redis for jobs (asynq)", str(func(c *config) *string { return &c.RedisAddr })},
+	{"KPORTAL_REDIS_PASSWORD", "", "Redis password", str(func(c *config) *string { return &c.RedisPassword })},
+	{"KPORTAL_REDIS_DB", "0", "Redis database number", integer(func(c *config) *int { return &c.RedisDB })},
+	{"KPORTAL_S3_ENDPOINT", "127.0.0.1:9000", "S3/MinIO endpoint host:port", str(func(c *config) *string { return &c.S3Endpoint })},
+	{"KPORTAL_S3_ACCESS_KEY", "kportal", "S3 access key", str(func(c *config) *string { return &c.S3AccessKey })},
+	{"KPORTAL_S3_SECRET_KEY", "kportal-secret", "S3 secret key", str(func(c *config) *string { return &c.S3SecretKey })},
+	{"KPORTAL_S3_BUCKET", "kportal", "bucket for documents (created at start if missing)", str(func(c *config) *string { return &c.S3Bucket })},
+	{"KPORTAL_S3_SECURE", "false", "use HTTPS to reach S3", boolean(func(c *config) *bool { return &c.S3Secure })},
+	{"KPORTAL_KRATOS_PUBLIC_URL", "http://127.0.0.1:4433", "Ory Kratos public API", str(func(c *config) *string { return &c.KratosPublic })},
+	{"KPORTAL_KRATOS_ADMIN_URL", "http://127.0.0.1:4434", "Ory Kratos admin API", str(func(c *config) *string { return &c.KratosAdmin })},
+	{"KPORTAL_SMTP_URL", "smtp://127.0.0.1:1025", "SMTP server, smtp://[user:password@]host:port (STARTTLS used when offered)", str(func(c *config) *string { return &c.SMTPURL })},
+	{"KPORTAL_MAIL_FROM", "kportal <ikke-svar@kportal.localhost>", "sender of kportal's e-mail", str(func(c *config) *string { return &c.MailFrom })},
+	{"KPORTAL_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *config) *string { return &c.LogLevel })},
+	{"KPORTAL_SECURE_COOKIES", "false", "mark kportal's cookies Secure (true behind HTTPS)", boolean(func(c *config) *bool { return &c.SecureCookies })},
+	{"KPORTAL_SESSION_CACHE", "30s", "how long a checked Kratos session is trusted without asking again", duration(func(c *config) *time.Duration { return &c.SessionCache })},
+	{"KPORTAL_WORKER_CONCURRENCY", "10", "jobs the worker runs at once", integer(func(c *config) *int { return &c.Concurrency })},
+	{"KPORTAL_SHUTDOWN_PERIOD", "20s", "how long shutdown waits for requests and jobs to finish", duration(func(c *config) *time.Duration { return &c.ShutdownPeriod })},
+}
+
+// loadConfig reads the environment; a bad value is one clear error.
+func loadConfig() (*config, error) {
+	c := &config{}
+	for _, s := range settings {
+		v, ok := os.LookupEnv(s.env)
+		if !ok {
+			v = s.def
+		}
+		if err := s.set(c, strings.TrimSpace(v)); err != nil {
+			return nil, fmt.Errorf("%s: %v", s.env, err)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return nil, fmt.Errorf("KPORTAL_LOG_LEVEL: must be debug, info, warn or error, not %q", c.LogLevel)
+	}
+	return c, nil
+}
+
+// envHelp lists the environment variables, for --help.
+func envHelp() string {
+	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "Environment (default in brackets):")
+	for _, s := range settings {
+		fmt.Fprintf(w, "  %s\t%s [%s]\n", s.env, s.help, s.def)
+	}
+	w.Flush()
+	return b.String()
+}

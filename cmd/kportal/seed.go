@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/google/uuid"
+
+	"kportal/modules/identity"
+	"kportal/storage"
+	"kportal/tenants"
+)
+
+// DemoPassword is every demo user's password (development only).
+const DemoPassword = "kportal-demo-2026"
+
+// demoTenants are real organisations (names from ../shared/data/organisations).
+var demoTenants = []tenants.Tenant{
+	{Slug: "helse-bergen", Name: "Helse Bergen HF", Kind: tenants.KindHF},
+	{Slug: "ous", Name: "Oslo universitetssykehus HF", Kind: tenants.KindHF},
+	{Slug: "bergen", Name: "Bergen kommune", Kind: tenants.KindKommune},
+	{Slug: "helsedirektoratet", Name: "Helsedirektoratet", Kind: tenants.KindNational},
+}
+
+type demoUser struct {
+	Email, Given, Family string
+	Roles                map[string][]string // tenant slug → roles
+	Note                 string
+}
+
+var demoUsers = []demoUser{
+	{"kari.lis@demo.kportal.no", "Kari", "Nordmann", map[string][]string{"helse-bergen": {"lis"}}, "LIS, Helse Bergen"},
+	{"sigrid.lis1@demo.kportal.no", "Sigrid", "Dahl", map[string][]string{"bergen": {"lis"}, "helse-bergen": {"lis"}}, "LIS1, Bergen kommune og Helse Bergen"},
+	{"ola.supervisor@demo.kportal.no", "Ola", "Hansen", map[string][]string{"helse-bergen": {"supervisor"}}, "supervisør, Helse Bergen"},
+	{"ingrid.veileder@demo.kportal.no", "Ingrid", "Berg", map[string][]string{"helse-bergen": {"veileder", "supervisor"}}, "veileder og supervisør, Helse Bergen"},
+	{"per.leder@demo.kportal.no", "Per", "Johansen", map[string][]string{"helse-bergen": {"leder"}, "bergen": {"leder"}}, "leder, Helse Bergen og Bergen kommune"},
+	{"nils.uao@demo.kportal.no", "Nils", "Moe", map[string][]string{"helse-bergen": {"uao"}}, "UAO, Helse Bergen"},
+	{"astrid.admin@demo.kportal.no", "Astrid", "Lie", map[string][]string{"helse-bergen": {"tenant_admin"}, "bergen": {"tenant_admin"}, "ous": {"tenant_admin"}}, "administrator"},
+}
+
+func runSeed(ctx context.Context, cfg *config, args []string) error {
+	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+	national := fs.Bool("national", false, "create the national-size data set")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *national {
+		return fmt.Errorf("the national data set arrives with the learning core; only the demo seed exists yet")
+	}
+	db, err := storage.OpenDB(ctx, cfg.MigrateURL, 4)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	k := identity.NewKratos(cfg.KratosPublic, cfg.KratosAdmin)
+	if err := k.Ping(ctx); err != nil {
+		return fmt.Errorf("Ory Kratos at %s: %v", cfg.KratosAdmin, err)
+	}
+	ids := map[string]uuid.UUID{}
+	for _, t := range demoTenants {
+		t := t
+		existing, err := tenants.BySlug(ctx, db, t.Slug)
+		if err == nil {
+			ids[t.Slug] = existing.ID
+			continue
+		}
+		if err := tenants.Create(ctx, db, &t); err != nil {
+			return fmt.Errorf("tenant %s: %w", t.Slug, err)
+		}
+		ids[t.Slug] = t.ID
+	}
+	for _, u := range demoUsers {
+		id, err := k.EnsureIdentity(ctx, u.Email, u.Given, u.Family, DemoPassword)
+		if err != nil {
+			return err
+		}
+		idID, _ := uuid.Parse(id.Id)
+		t := identity.TraitsOf(id)
+		personID, err := identity.EnsurePerson(ctx, db, idID, t)
+		if err != nil {
+			return err
+		}
+		for slug, roles := range u.Roles {
+			for _, r := range roles {
+				if err := tenants.AddMembership(ctx, db, ids[slug], personID, r); err != nil {
+					return fmt.Errorf("membership %s %s: %w", u.Email, slug, err)
+				}
+			}
+		}
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "Demo users (password %s):\n", DemoPassword)
+	for _, u := range demoUsers {
+		fmt.Fprintf(w, "  %s\t%s %s\t%s\n", u.Email, u.Given, u.Family, u.Note)
+	}
+	return w.Flush()
+}

@@ -1,0 +1,210 @@
+// Package identity connects kportal to Ory Kratos: the session middleware that
+// turns a Kratos session into a Viewer, and the self-service pages (login,
+// registration, recovery, verification, settings, logout) that kportal renders
+// itself from Kratos' flows, in Norwegian.
+package identity
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	kratos "github.com/ory/kratos-client-go"
+	"github.com/uptrace/bun"
+
+	"kportal/modules"
+	"kportal/tenants"
+)
+
+// SessionCookie is the name of Kratos' session cookie (deploy/kratos/kratos.yml).
+const SessionCookie = "kportal_session"
+
+// Kratos is the client side of Ory Kratos.
+type Kratos struct {
+	Public    *kratos.APIClient
+	Admin     *kratos.APIClient
+	PublicURL string
+	http      *http.Client
+}
+
+// NewKratos returns clients for Kratos' public and admin APIs.
+func NewKratos(publicURL, adminURL string) *Kratos {
+	hc := &http.Client{Timeout: 10 * time.Second}
+	mk := func(u string) *kratos.APIClient {
+		cfg := kratos.NewConfiguration()
+		cfg.Servers = kratos.ServerConfigurations{{URL: u}}
+		cfg.HTTPClient = hc
+		return kratos.NewAPIClient(cfg)
+	}
+	return &Kratos{Public: mk(publicURL), Admin: mk(adminURL), PublicURL: publicURL, http: hc}
+}
+
+// Ping checks that Kratos answers (for /readyz and start-up).
+func (k *Kratos) Ping(ctx context.Context) error {
+	_, resp, err := k.Admin.MetadataAPI.IsReady(ctx).Execute()
+	if err != nil {
+		if resp != nil {
+			return fmt.Errorf("not ready (HTTP %d)", resp.StatusCode)
+		}
+		return errors.New("not reachable")
+	}
+	return nil
+}
+
+// Sessions checks Kratos sessions and caches the answer briefly: a page view
+// costs no call to Kratos when the same session was checked seconds ago.
+type Sessions struct {
+	kratos *Kratos
+	db     bun.IDB
+	log    *slog.Logger
+	ttl    time.Duration
+
+	mu    sync.Mutex
+	cache map[[32]byte]cached
+}
+
+type cached struct {
+	person  *modules.Viewer
+	expires time.Time
+}
+
+// NewSessions returns the session checker; ttl is how long an answer is reused.
+func NewSessions(k *Kratos, db bun.IDB, log *slog.Logger, ttl time.Duration) *Sessions {
+	return &Sessions{kratos: k, db: db, log: log, ttl: ttl, cache: map[[32]byte]cached{}}
+}
+
+const maxCached = 50_000
+
+// Middleware puts the Viewer in the request context when the request carries a
+// valid session (cookie or X-Session-Token). Requests without one pass on as
+// anonymous; routes that need a person refuse them.
+func (s *Sessions) Middleware() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			token := r.Header.Get("X-Session-Token")
+			cookie := ""
+			if ck, err := r.Cookie(SessionCookie); err == nil {
+				cookie = ck.Value
+			}
+			if token == "" && cookie == "" {
+				return next(c)
+			}
+			v, err := s.viewer(r.Context(), cookie, token)
+			if err != nil {
+				return err
+			}
+			if v == nil {
+				return next(c)
+			}
+			ms, err := tenants.ForPerson(r.Context(), s.db, v.PersonID)
+			if err != nil {
+				return err
+			}
+			vv := *v // the cached value is shared between requests
+			vv.Memberships = ms
+			c.SetRequest(r.WithContext(modules.WithViewer(r.Context(), &vv)))
+			return next(c)
+		}
+	}
+}
+
+func (s *Sessions) viewer(ctx context.Context, cookie, token string) (*modules.Viewer, error) {
+	key := sha256.Sum256([]byte(cookie + "\x00" + token))
+	now := time.Now()
+	s.mu.Lock()
+	if c, ok := s.cache[key]; ok && now.Before(c.expires) {
+		s.mu.Unlock()
+		return c.person, nil
+	}
+	s.mu.Unlock()
+
+	req := s.kratos.Public.FrontendAPI.ToSession(ctx)
+	if token != "" {
+		req = req.XSessionToken(token)
+	} else {
+		req = req.Cookie(SessionCookie + "=" + cookie)
+	}
+	sess, resp, err := req.Execute()
+	if err != nil {
+		if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+			return nil, nil // no valid session: anonymous
+		}
+		return nil, unavailable(err)
+	}
+	if !sess.GetActive() || sess.Identity == nil {
+		return nil, nil
+	}
+	v, err := s.personFor(ctx, sess.Identity)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if len(s.cache) >= maxCached {
+		s.cache = map[[32]byte]cached{}
+	}
+	s.cache[key] = cached{person: v, expires: now.Add(s.ttl)}
+	s.mu.Unlock()
+	return v, nil
+}
+
+// Forget drops cached answers for a session (after logout).
+func (s *Sessions) Forget(cookie, token string) {
+	key := sha256.Sum256([]byte(cookie + "\x00" + token))
+	s.mu.Lock()
+	delete(s.cache, key)
+	s.mu.Unlock()
+}
+
+// Traits are kportal's identity traits (deploy/kratos/identity.schema.json).
+type Traits struct {
+	Email string `json:"email"`
+	Name  struct {
+		Given  string `json:"given"`
+		Family string `json:"family"`
+	} `json:"name"`
+}
+
+// TraitsOf decodes an identity's traits.
+func TraitsOf(id *kratos.Identity) Traits {
+	var t Traits
+	if m, ok := id.Traits.(map[string]any); ok {
+		t.Email, _ = m["email"].(string)
+		if n, ok := m["name"].(map[string]any); ok {
+			t.Name.Given, _ = n["given"].(string)
+			t.Name.Family, _ = n["family"].(string)
+		}
+	}
+	return t
+}
+
+// personFor finds or creates the person for a Kratos identity, keeping e-mail
+// and name in step with the identity's traits.
+func (s *Sessions) personFor(ctx context.Context, id *kratos.Identity) (*modules.Viewer, error) {
+	t := TraitsOf(id)
+	identityID, err := uuid.Parse(id.Id)
+	if err != nil {
+		return nil, fmt.Errorf("kratos identity id %q: %w", id.Id, err)
+	}
+	personID, err := EnsurePerson(ctx, s.db, identityID, t)
+	if err != nil {
+		return nil, err
+	}
+	return &modules.Viewer{PersonID: personID, IdentityID: id.Id, Email: t.Email, GivenName: t.Name.Given, FamilyName: t.Name.Family}, nil
+}
+
+// EnsurePerson upserts the person row of an identity and returns its id.
+func EnsurePerson(ctx context.Context, db bun.IDB, identityID uuid.UUID, t Traits) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := db.NewRaw(`INSERT INTO people (identity_id, email, given_name, family_name) VALUES (?, ?, ?, ?)
+		ON CONFLICT (identity_id) DO UPDATE SET email = EXCLUDED.email, given_name = EXCLUDED.given_name, family_name = EXCLUDED.family_name
+		RETURNING id`, identityID, t.Email, t.Name.Given, t.Name.Family).Scan(ctx, &id)
+	return id, err
+}

@@ -1,0 +1,145 @@
+package modules
+
+import (
+	"net/http"
+	"sort"
+
+	"github.com/labstack/echo/v4"
+
+	"kportal/modules/apperr"
+)
+
+// Access is what a route requires. Every route declares one; the role matrix
+// test (policies) walks them all.
+type Access struct {
+	Public   bool   // anyone, signed in or not
+	Object   string // with Action: the Casbin object and action needed in the URL's tenant
+	Action   string
+	SignedIn bool // any signed-in person
+}
+
+// Public lets anyone call the route.
+func Public() Access { return Access{Public: true} }
+
+// SignedIn lets any signed-in person call the route.
+func SignedIn() Access { return Access{SignedIn: true} }
+
+// Need requires permission to do act on obj in the tenant named in the URL.
+func Need(obj, act string) Access { return Access{Object: obj, Action: act} }
+
+func (a Access) String() string {
+	switch {
+	case a.Public:
+		return "public"
+	case a.SignedIn:
+		return "signed-in"
+	default:
+		return a.Object + ":" + a.Action
+	}
+}
+
+// RouteInfo is one registered route and what it requires.
+type RouteInfo struct {
+	Module string
+	Method string
+	Path   string
+	Access Access
+}
+
+// Authorizer decides whether a person may do act on obj in a tenant.
+type Authorizer interface {
+	Allowed(person, tenant, obj, act string) (bool, error)
+}
+
+// Router registers a module's routes, each with its declared access.
+type Router struct {
+	e      *echo.Echo
+	module Info
+	host   *Host
+}
+
+// GET registers a GET route.
+func (r *Router) GET(path string, h echo.HandlerFunc, a Access) { r.Add(http.MethodGet, path, h, a) }
+
+// POST registers a POST route.
+func (r *Router) POST(path string, h echo.HandlerFunc, a Access) { r.Add(http.MethodPost, path, h, a) }
+
+// PUT registers a PUT route.
+func (r *Router) PUT(path string, h echo.HandlerFunc, a Access) { r.Add(http.MethodPut, path, h, a) }
+
+// DELETE registers a DELETE route.
+func (r *Router) DELETE(path string, h echo.HandlerFunc, a Access) {
+	r.Add(http.MethodDelete, path, h, a)
+}
+
+// Add registers a route. Routes under /t/:tenant/ are tenant routes: the host
+// resolves the tenant, checks membership and the module's switch for it.
+func (r *Router) Add(method, path string, h echo.HandlerFunc, a Access) {
+	r.host.routes = append(r.host.routes, RouteInfo{Module: r.module.ID, Method: method, Path: path, Access: a})
+	r.e.Add(method, path, h, r.host.guard(r.module, a))
+}
+
+// Routes lists every registered route, sorted by path and method.
+func (h *Host) Routes() []RouteInfo {
+	out := append([]RouteInfo(nil), h.routes...)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Path != out[j].Path {
+			return out[i].Path < out[j].Path
+		}
+		return out[i].Method < out[j].Method
+	})
+	return out
+}
+
+// guard enforces a route's access: session, tenant membership, module switch,
+// then the Casbin permission. A tenant the viewer does not belong to answers 404
+// (not 403), so ids of other tenants' objects reveal nothing.
+func (h *Host) guard(m Info, a Access) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if a.Public {
+				return next(c)
+			}
+			v := ViewerFrom(c.Request().Context())
+			if v == nil {
+				return apperr.New(apperr.Unauthorized, "Du må logge inn for å se dette.")
+			}
+			if slug := c.Param("tenant"); slug != "" {
+				v.Tenant = nil
+				for i := range v.Memberships {
+					if v.Memberships[i].Tenant.Slug == slug {
+						v.Tenant = &v.Memberships[i].Tenant
+					}
+				}
+				if v.Tenant == nil {
+					return apperr.Default(apperr.NotFound)
+				}
+				if v.Tenant.Status == "suspended" {
+					return apperr.New(apperr.Forbidden, "%s er midlertidig stengt i kportal. Kontakt virksomhetens administrator.", v.Tenant.Name)
+				}
+				if m.Optional {
+					on, err := h.Enabled(c.Request().Context(), v.Tenant.ID, m.ID)
+					if err != nil {
+						return err
+					}
+					if !on {
+						return apperr.Default(apperr.NotFound)
+					}
+				}
+			}
+			if a.Action != "" {
+				if v.Tenant == nil || h.authz == nil {
+					return apperr.Default(apperr.Forbidden)
+				}
+				ok, err := h.authz.Allowed(v.PersonID.String(), v.Tenant.ID.String(), a.Object, a.Action)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return apperr.Default(apperr.Forbidden)
+				}
+			}
+			return next(c)
+		}
+	}
+}

@@ -1,0 +1,177 @@
+// Package web is the web shell: the layout (Designsystemet CSS and htmx,
+// vendored and embedded), the home and help pages, Norwegian error pages and the
+// JSON error shape, and the security middleware every page relies on.
+package web
+
+import (
+	"embed"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"kportal/modules"
+	"kportal/modules/apperr"
+)
+
+//go:embed templates/layout.html
+var layoutFS embed.FS
+
+//go:embed templates/pages
+var pagesFS embed.FS
+
+//go:embed assets
+var assetsFS embed.FS
+
+// Module is the web shell.
+type Module struct {
+	pages *Pages
+}
+
+// New returns the web shell; nav fills the menu.
+func New(nav NavFunc) *Module {
+	sub, _ := fs.Sub(pagesFS, "templates/pages")
+	return &Module{pages: MustPages(sub, nav)}
+}
+
+// Pages is the shell's own page set (used for error pages).
+func (m *Module) Pages() *Pages { return m.pages }
+
+func (m *Module) Info() modules.Info { return modules.Info{ID: "web", Title: "Nettsider"} }
+
+func (m *Module) Routes(r *modules.Router) {
+	assets, _ := fs.Sub(assetsFS, "assets")
+	static := echo.WrapHandler(http.StripPrefix("/assets/", cacheForever(http.FileServer(http.FS(assets)))))
+	r.GET("/assets/*", static, modules.Public())
+	r.GET("/", m.home, modules.SignedIn())
+	r.GET("/t/:tenant/", m.tenantHome, modules.SignedIn())
+	r.GET("/hjelp", m.help, modules.Public())
+}
+
+func (m *Module) Nav(v *modules.Viewer) []modules.NavItem {
+	items := []modules.NavItem{{Label: "Hjem", Href: "/", Order: 0}}
+	if v != nil && v.Tenant != nil {
+		items = append(items, modules.NavItem{Label: v.Tenant.Name, Href: "/t/" + v.Tenant.Slug + "/", Order: 1})
+	}
+	return append(items, modules.NavItem{Label: "Hjelp", Href: "/hjelp", Order: 1000})
+}
+
+func (m *Module) home(c echo.Context) error {
+	return m.pages.Render(c, http.StatusOK, "home", "Hjem", nil)
+}
+
+func (m *Module) tenantHome(c echo.Context) error {
+	v := modules.ViewerFrom(c.Request().Context())
+	return m.pages.Render(c, http.StatusOK, "tenant", v.Tenant.Name, v.RolesIn(v.Tenant.ID))
+}
+
+func (m *Module) help(c echo.Context) error {
+	return m.pages.Render(c, http.StatusOK, "help", "Hjelp", nil)
+}
+
+func cacheForever(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Assets change only with a new binary; an hour keeps redeploys visible soon.
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// IsAPI reports whether a request wants JSON rather than a page.
+func IsAPI(c echo.Context) bool {
+	r := c.Request()
+	return strings.HasPrefix(r.URL.Path, "/api/") ||
+		(strings.Contains(r.Header.Get("Accept"), "application/json") && !strings.Contains(r.Header.Get("Accept"), "text/html"))
+}
+
+// ErrorHandler turns every error into a Norwegian page or the JSON shape
+// {"error":{"code","message"}}; internal details are logged, never shown. An
+// unauthenticated page request is sent to the login page.
+func (m *Module) ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		code, msg := apperr.CodeOf(err), apperr.MessageOf(err)
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			code = apperr.FromStatus(he.Code)
+			msg = apperr.DefaultMessage(code)
+			if he.Code == http.StatusRequestEntityTooLarge {
+				msg = "Forespørselen er for stor."
+			}
+			if he.Code == http.StatusForbidden && strings.Contains(he.Error(), "csrf") || he.Code == http.StatusBadRequest && strings.Contains(he.Error(), "csrf") {
+				code, msg = apperr.Forbidden, "Skjemaet er utløpt eller ble sendt fra et annet nettsted. Last siden på nytt og prøv igjen."
+			}
+		}
+		status := apperr.Status(code)
+		if status >= 500 {
+			log.Error("request failed", "err", err, "method", c.Request().Method, "path", c.Request().URL.Path,
+				"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+		}
+		if IsAPI(c) {
+			_ = c.JSON(status, map[string]any{"error": map[string]string{"code": string(code), "message": msg}})
+			return
+		}
+		if code == apperr.Unauthorized && c.Request().Method == http.MethodGet {
+			_ = Redirect(c, "/logg-inn?return_to="+url.QueryEscape(c.Request().URL.RequestURI()))
+			return
+		}
+		if rerr := m.pages.Render(c, status, "error", errorTitle(status), map[string]any{"Status": status, "Message": msg}); rerr != nil {
+			log.Error("rendering error page", "err", rerr)
+			_ = c.String(status, msg)
+		}
+	}
+}
+
+func errorTitle(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return "Fant ikke siden"
+	case http.StatusForbidden:
+		return "Ingen tilgang"
+	case http.StatusUnauthorized:
+		return "Logg inn"
+	case http.StatusServiceUnavailable:
+		return "Midlertidig utilgjengelig"
+	case http.StatusConflict:
+		return "Kan ikke gjøres nå"
+	}
+	if status >= 500 {
+		return "Noe gikk galt"
+	}
+	return "Kan ikke gjøres"
+}
+
+// Security is the middleware every response passes: security headers and CSRF
+// protection of forms. secureCookies is true behind HTTPS.
+func Security(secureCookies bool) []echo.MiddlewareFunc {
+	return []echo.MiddlewareFunc{
+		middleware.SecureWithConfig(middleware.SecureConfig{
+			XSSProtection:         "0",
+			ContentTypeNosniff:    "nosniff",
+			XFrameOptions:         "DENY",
+			HSTSMaxAge:            63072000,
+			ReferrerPolicy:        "same-origin",
+			ContentSecurityPolicy: "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'",
+		}),
+		middleware.CSRFWithConfig(middleware.CSRFConfig{
+			TokenLookup:    "header:X-CSRF-Token,form:_csrf",
+			CookieName:     "kportal_csrf",
+			CookiePath:     "/",
+			CookieHTTPOnly: true,
+			CookieSecure:   secureCookies,
+			CookieSameSite: http.SameSiteLaxMode,
+			// API clients authenticate with a session token header, not a cookie,
+			// so a cross-site page cannot make them act.
+			Skipper: func(c echo.Context) bool {
+				return c.Request().Header.Get("X-Session-Token") != "" && c.Request().Header.Get("Cookie") == ""
+			},
+		}),
+	}
+}

@@ -1,0 +1,140 @@
+// Package tenants holds the tenant model (helseforetak, kommuner, private
+// providers and the national authority), the transaction helper that puts a
+// tenant in force for row-level security, and tenant resolution from the URL.
+package tenants
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"kportal/modules/apperr"
+)
+
+// Kind is what sort of organisation a tenant is.
+type Kind string
+
+const (
+	KindHF       Kind = "hf"
+	KindKommune  Kind = "kommune"
+	KindPrivate  Kind = "private"
+	KindNational Kind = "national"
+)
+
+// Status is a tenant's life-cycle state.
+type Status string
+
+const (
+	StatusPending   Status = "pending"
+	StatusActive    Status = "active"
+	StatusSuspended Status = "suspended"
+)
+
+// Tenant is one organisation using kportal.
+type Tenant struct {
+	bun.BaseModel `bun:"table:tenants"`
+
+	ID        uuid.UUID `bun:"id,pk,type:uuid,default:gen_random_uuid()"`
+	Slug      string    `bun:"slug"`
+	Name      string    `bun:"name"`
+	Kind      Kind      `bun:"kind"`
+	Status    Status    `bun:"status"`
+	CreatedAt time.Time `bun:"created_at,nullzero,default:now()"`
+}
+
+// Scope is who acts and in which tenant; it is what WithTenantTx puts in force.
+type Scope struct {
+	TenantID uuid.UUID
+	PersonID uuid.UUID // may be zero (jobs, seeds)
+}
+
+// WithTenantTx runs fn in a transaction in which row-level security sees only
+// scope's tenant. The setting is local to the transaction (set_config's third
+// argument), so a pooled connection never carries it into another request.
+func WithTenantTx(ctx context.Context, db bun.IDB, scope Scope, fn func(ctx context.Context, tx bun.Tx) error) error {
+	return db.RunInTx(ctx, &sql.TxOptions{}, func(ctx context.Context, tx bun.Tx) error {
+		if err := setScope(ctx, tx, scope); err != nil {
+			return err
+		}
+		return fn(ctx, tx)
+	})
+}
+
+func setScope(ctx context.Context, tx bun.Tx, scope Scope) error {
+	tenant, person := "", ""
+	if scope.TenantID != uuid.Nil {
+		tenant = scope.TenantID.String()
+	}
+	if scope.PersonID != uuid.Nil {
+		person = scope.PersonID.String()
+	}
+	_, err := tx.ExecContext(ctx, "SELECT set_config('app.tenant_id', ?, true), set_config('app.person_id', ?, true)", tenant, person)
+	return err
+}
+
+// BySlug finds a tenant by its URL slug.
+func BySlug(ctx context.Context, db bun.IDB, slug string) (*Tenant, error) {
+	t := new(Tenant)
+	err := db.NewSelect().Model(t).Where("slug = ?", slug).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, apperr.New(apperr.NotFound, "Fant ingen virksomhet med adressen %q.", slug)
+	}
+	return t, err
+}
+
+// Create inserts a tenant.
+func Create(ctx context.Context, db bun.IDB, t *Tenant) error {
+	if t.Status == "" {
+		t.Status = StatusActive
+	}
+	_, err := db.NewInsert().Model(t).Returning("*").Exec(ctx)
+	return err
+}
+
+// Membership is a tenant a person belongs to, with their roles there.
+type Membership struct {
+	Tenant Tenant
+	Roles  []string
+}
+
+// ForPerson lists the tenants a person belongs to. It runs with the person (and
+// no tenant) in force: the memberships policy lets a person see their own rows.
+func ForPerson(ctx context.Context, db bun.IDB, personID uuid.UUID) ([]Membership, error) {
+	var rows []struct {
+		Tenant
+		Roles []string `bun:"roles,array"`
+	}
+	err := WithTenantTx(ctx, db, Scope{PersonID: personID}, func(ctx context.Context, tx bun.Tx) error {
+		return tx.NewSelect().
+			TableExpr("memberships AS m").
+			Join("JOIN tenants AS t ON t.id = m.tenant_id").
+			ColumnExpr("t.*").
+			ColumnExpr("array_agg(m.role ORDER BY m.role) AS roles").
+			Where("m.person_id = ?", personID).
+			GroupExpr("t.id").
+			OrderExpr("t.name").
+			Scan(ctx, &rows)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Membership, len(rows))
+	for i, r := range rows {
+		out[i] = Membership{Tenant: r.Tenant, Roles: r.Roles}
+	}
+	return out, nil
+}
+
+// AddMembership gives a person a role in a tenant (idempotent).
+func AddMembership(ctx context.Context, db bun.IDB, tenantID, personID uuid.UUID, role string) error {
+	return WithTenantTx(ctx, db, Scope{TenantID: tenantID}, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			"INSERT INTO memberships (tenant_id, person_id, role) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+			tenantID, personID, role)
+		return err
+	})
+}

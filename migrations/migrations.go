@@ -16,12 +16,14 @@ import (
 	"github.com/uptrace/bun/migrate"
 )
 
+// Files holds the SQL migrations.
+//
 //go:embed *.sql
-var files embed.FS
+var Files embed.FS
 
 func migrator(db *bun.DB) (*migrate.Migrator, error) {
 	m := migrate.NewMigrations()
-	if err := m.Discover(files); err != nil {
+	if err := m.Discover(Files); err != nil {
 		return nil, err
 	}
 	return migrate.NewMigrator(db, m, migrate.WithMarkAppliedOnSuccess(true)), nil

@@ -1,0 +1,133 @@
+package tenants_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"kportal/storage/testenv"
+	"kportal/tenants"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func newTenant(t *testing.T, db bun.IDB, name string) *tenants.Tenant {
+	t.Helper()
+	tn := &tenants.Tenant{Slug: "t-" + uuid.NewString()[:8], Name: name, Kind: tenants.KindHF}
+	if err := tenants.Create(context.Background(), db, tn); err != nil {
+		t.Fatal(err)
+	}
+	return tn
+}
+
+func newPerson(t *testing.T, db bun.IDB) uuid.UUID {
+	t.Helper()
+	var id uuid.UUID
+	err := db.NewRaw("INSERT INTO people (identity_id, email) VALUES (?, ?) RETURNING id", uuid.New(), testenv.UniqueEmail("p")).Scan(context.Background(), &id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func count(t *testing.T, db bun.IDB, scope tenants.Scope) int {
+	t.Helper()
+	var n int
+	err := tenants.WithTenantTx(context.Background(), db, scope, func(ctx context.Context, tx bun.Tx) error {
+		return tx.NewRaw("SELECT count(*) FROM memberships").Scan(ctx, &n)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestIsolationMemberships(t *testing.T) {
+	env := testenv.Get(t)
+	ctx := context.Background()
+	db := env.App
+	a, b := newTenant(t, db, "Tenant A"), newTenant(t, db, "Tenant B")
+	pa, pb := newPerson(t, db), newPerson(t, db)
+	if err := tenants.AddMembership(ctx, db, a.ID, pa, "lis"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tenants.AddMembership(ctx, db, b.ID, pb, "leder"); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("no tenant set sees nothing", func(t *testing.T) {
+		var n int
+		if err := db.NewRaw("SELECT count(*) FROM memberships").Scan(ctx, &n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Fatalf("saw %d memberships without a tenant", n)
+		}
+	})
+	t.Run("a tenant sees only its own", func(t *testing.T) {
+		if n := count(t, db, tenants.Scope{TenantID: a.ID}); n != 1 {
+			t.Fatalf("tenant A sees %d memberships, want 1", n)
+		}
+	})
+	t.Run("on another tenant: update and delete change nothing", func(t *testing.T) {
+		err := tenants.WithTenantTx(ctx, db, tenants.Scope{TenantID: b.ID}, func(ctx context.Context, tx bun.Tx) error {
+			res, err := tx.ExecContext(ctx, "UPDATE memberships SET role = 'uao' WHERE tenant_id = ?", a.ID)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != 0 {
+				t.Errorf("tenant B updated %d of tenant A's rows", n)
+			}
+			res, err = tx.ExecContext(ctx, "DELETE FROM memberships WHERE tenant_id = ?", a.ID)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != 0 {
+				t.Errorf("tenant B deleted %d of tenant A's rows", n)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, db, tenants.Scope{TenantID: a.ID}); n != 1 {
+			t.Fatalf("tenant A's membership is gone")
+		}
+	})
+	t.Run("on another tenant: insert is refused", func(t *testing.T) {
+		err := tenants.WithTenantTx(ctx, db, tenants.Scope{TenantID: b.ID}, func(ctx context.Context, tx bun.Tx) error {
+			_, err := tx.ExecContext(ctx, "INSERT INTO memberships (tenant_id, person_id, role) VALUES (?, ?, 'lis')", a.ID, pb)
+			return err
+		})
+		if err == nil {
+			t.Fatal("tenant B wrote a row into tenant A")
+		}
+	})
+	t.Run("a person sees their own memberships across tenants, no one else's", func(t *testing.T) {
+		if err := tenants.AddMembership(ctx, db, b.ID, pa, "supervisor"); err != nil {
+			t.Fatal(err)
+		}
+		ms, err := tenants.ForPerson(ctx, db, pa)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) != 2 {
+			t.Fatalf("person A is in %d tenants, want 2: %+v", len(ms), ms)
+		}
+		if n := count(t, db, tenants.Scope{PersonID: pb}); n != 1 {
+			t.Fatalf("person B sees %d memberships, want only their own 1", n)
+		}
+	})
+	t.Run("the setting does not outlive the transaction", func(t *testing.T) {
+		_ = count(t, db, tenants.Scope{TenantID: a.ID})
+		var setting string
+		if err := db.NewRaw("SELECT coalesce(current_setting('app.tenant_id', true), '')").Scan(ctx, &setting); err != nil {
+			t.Fatal(err)
+		}
+		if setting != "" {
+			t.Fatalf("app.tenant_id leaked out of the transaction: %q", setting)
+		}
+	})
+}

@@ -184,7 +184,11 @@ func (m *Module) show(k kind) echo.HandlerFunc {
 			return err
 		}
 		if rep.status != http.StatusOK {
-			// Expired, unknown or someone else's flow: start afresh.
+			// Expired, unknown or someone else's flow: start afresh, once. A
+			// second failure in a row means the browser keeps no cookies.
+			if c.QueryParam("ny") != "" {
+				return apperr.New(apperr.Invalid, "Innloggingen krever at nettleseren tillater informasjonskapsler (cookies) fra dette nettstedet.")
+			}
 			return m.start(c, k)
 		}
 		var f flow
@@ -228,8 +232,14 @@ func (m *Module) start(c echo.Context, k kind) error {
 	if err := json.Unmarshal(rep.body, &f); err != nil {
 		return err
 	}
-	q = url.Values{"flow": {f.ID}}
-	if rt := c.QueryParam("return_to"); rt != "" {
+	// Keep what the page was asked to show (return_to, notices) with the new flow.
+	q = c.QueryParams()
+	if q.Get("flow") != "" {
+		q.Set("ny", "1")
+	}
+	q.Set("flow", f.ID)
+	q.Del("refresh")
+	if rt := q.Get("return_to"); rt != "" {
 		q.Set("return_to", localPath(rt))
 	}
 	return c.Redirect(http.StatusSeeOther, k.path+"?"+q.Encode())

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"kportal/storage/testenv"
+)
+
+// A job enqueued by a request is processed by the worker: the test e-mail
+// reaches the SMTP sink.
+func TestEnqueuedMailIsSentByWorker(t *testing.T) {
+	cfg := testConfig(t)
+	_, srv := startApp(t, cfg, true)
+	email, password := newUser(t, cfg, "Mona")
+	b := newBrowser(t, srv.URL)
+	login(t, b, email, password)
+	_, _, settings := b.get("/innstillinger")
+	m := regexp.MustCompile(`action="/innstillinger/test-epost" class="kp-form">\s*<input type="hidden" name="_csrf" value="([^"]+)"`).FindStringSubmatch(settings)
+	if m == nil {
+		t.Fatalf("no test e-mail form:\n%s", settings)
+	}
+	status, where, page := b.post("/innstillinger/test-epost", url.Values{"_csrf": {m[1]}})
+	if status != 200 || !strings.Contains(where, "sendt=1") || !strings.Contains(page, "Vi har sendt en test-e-post") {
+		t.Fatalf("after asking for a test e-mail: %d at %s", status, where)
+	}
+	mails := testenv.WaitForMails(t, email, 1, 20*time.Second)
+	if mails[0].Subject != "Test av e-post fra kportal" || !strings.Contains(mails[0].Text, "Hei Mona Testesen") || !strings.Contains(mails[0].HTML, "<p>Hei Mona Testesen") {
+		t.Fatalf("mail: %+v", mails[0])
+	}
+}
+
+func TestFormsWithoutCSRFTokenAreRefused(t *testing.T) {
+	cfg := testConfig(t)
+	_, srv := startApp(t, cfg, false)
+	email, password := newUser(t, cfg, "Nora")
+	b := newBrowser(t, srv.URL)
+	login(t, b, email, password)
+	status, _, page := b.post("/innstillinger/test-epost", url.Values{})
+	if status == http.StatusOK || !strings.Contains(page, "Last siden på nytt") {
+		t.Fatalf("status %d:\n%s", status, page)
+	}
+	if len(testenv.MailsTo(t, email)) != 0 {
+		t.Fatal("a forged form sent mail")
+	}
+}
+
+func TestErrorPagesAndJSONErrors(t *testing.T) {
+	cfg := testConfig(t)
+	_, srv := startApp(t, cfg, false)
+	resp, err := http.Get(srv.URL + "/finnes-ikke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readAll(t, resp)
+	if resp.StatusCode != 404 || !strings.Contains(body, "Fant ikke siden") || !strings.Contains(body, "Vi fant ikke det du lette etter") {
+		t.Fatalf("404 page: %d\n%s", resp.StatusCode, body)
+	}
+	req, _ := http.NewRequest("GET", srv.URL+"/api/finnes-ikke", nil)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil || resp.StatusCode != 404 || e.Error.Code != "not_found" || e.Error.Message == "" {
+		t.Fatalf("API 404: %d %+v %v", resp.StatusCode, e, err)
+	}
+	resp.Body.Close()
+	for _, h := range []string{"Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy"} {
+		if resp.Header.Get(h) == "" {
+			t.Errorf("missing security header %s", h)
+		}
+	}
+	b := newBrowser(t, srv.URL)
+	if _, where, _ := b.get("/t/ukjent/"); !strings.HasPrefix(where, "/logg-inn?flow=") || !strings.Contains(where, "return_to=%2Ft%2Fukjent%2F") {
+		t.Fatalf("anonymous tenant page should go to login and back, got %s", where)
+	}
+	// A client that keeps no cookies gets a clear page, not a redirect loop.
+	resp, err = http.Get(srv.URL + "/logg-inn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readAll(t, resp); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "informasjonskapsler") {
+		t.Fatalf("cookie-less login: %d\n%s", resp.StatusCode, body)
+	}
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	cfg := testConfig(t)
+	a, srv := startApp(t, cfg, false)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body := readAll(t, resp); resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := readAll(t, resp)
+	for _, want := range []string{"kportal_http_requests_total", "go_sql_max_open_connections", "go_goroutines"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
+	// Redis goes away: readiness says so by name; the process stays alive.
+	a.redis.Addr = "127.0.0.1:1"
+	resp, err = http.Get(srv.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Status string
+		Down   []string
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&res)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || len(res.Down) != 1 || res.Down[0] != "redis" {
+		t.Fatalf("readyz with Redis down: %d %+v", resp.StatusCode, res)
+	}
+	a.redis.Addr = testenv.RedisAddr
+	resp, _ = http.Get(srv.URL + "/readyz")
+	if readAll(t, resp); resp.StatusCode != 200 {
+		t.Fatalf("readyz with Redis back: %d", resp.StatusCode)
+	}
+}
+
+func readAll(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	var b strings.Builder
+	_, _ = io.Copy(&b, resp.Body)
+	return b.String()
+}

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 
 	"github.com/hibiken/asynq"
@@ -280,9 +281,13 @@ func (m *Module) submit(k kind) echo.HandlerFunc {
 		case http.StatusBadRequest:
 			var f flow
 			if err := json.Unmarshal(rep.body, &f); err != nil || f.ID == "" {
-				return apperr.New(apperr.Invalid, "Skjemaet er ikke gyldig.")
+				return apperr.Wrap(fmt.Errorf("kratos %s: HTTP 400: %.500s", k.name, rep.body), apperr.Invalid, "Skjemaet er ikke gyldig.")
 			}
-			return m.render(c, k, &f, http.StatusUnprocessableEntity)
+			status := http.StatusOK // the next step of the flow
+			if f.hasErrors() {
+				status = http.StatusUnprocessableEntity
+			}
+			return m.render(c, k, &f, status)
 		case http.StatusGone:
 			// The flow expired: start a new one; the user sees a fresh form.
 			return c.Redirect(http.StatusSeeOther, k.path+"?return_to="+url.QueryEscape(returnTo))
@@ -420,6 +425,16 @@ type page struct {
 type message struct{ Text, Color string }
 type link struct{ Href, Label string }
 
+// groupOrder puts the most used way first: a password, then an e-mail code.
+func groupOrder(g string) int {
+	for i, o := range []string{"profile", "password", "code", "oidc"} {
+		if g == o {
+			return i
+		}
+	}
+	return 99
+}
+
 var groupTitles = map[string]string{
 	"password": "Med passord",
 	"code":     "Med engangskode på e-post",
@@ -454,11 +469,15 @@ func (m *Module) render(c echo.Context, k kind, f *flow, status int) error {
 		}
 		byGroup[n.Group] = append(byGroup[n.Group], n)
 	}
+	sort.SliceStable(groups, func(i, j int) bool { return groupOrder(groups[i]) < groupOrder(groups[j]) })
 	if len(groups) == 0 && len(shared) > 0 {
 		groups, byGroup["default"] = []string{"default"}, nil
 	}
 	for _, g := range groups {
 		fm := form{Group: g, Title: groupTitles[g]}
+		if k == settings && g == "password" {
+			fm.Title = "Endre passord"
+		}
 		for _, n := range append(append([]node{}, shared...), byGroup[g]...) {
 			if n.Type == "text" {
 				fm.Texts = append(fm.Texts, translate(n.Attributes.Text))
@@ -496,6 +515,22 @@ func (m *Module) render(c echo.Context, k kind, f *flow, status int) error {
 		}
 	}
 	return m.pages.Render(c, status, "flow", k.title, p)
+}
+
+func (f *flow) hasErrors() bool {
+	for _, m := range f.UI.Messages {
+		if m.Type == "error" {
+			return true
+		}
+	}
+	for _, n := range f.UI.Nodes {
+		for _, m := range n.Messages {
+			if m.Type == "error" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func toField(n node) field {

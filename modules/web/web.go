@@ -113,6 +113,8 @@ func (m *Module) ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		if status >= 500 {
 			log.Error("request failed", "err", err, "method", c.Request().Method, "path", c.Request().URL.Path,
 				"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+		} else {
+			log.Debug("request refused", "err", err, "path", c.Request().URL.Path)
 		}
 		if IsAPI(c) {
 			_ = c.JSON(status, map[string]any{"error": map[string]string{"code": string(code), "message": msg}})

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"kportal/storage/testenv"
+)
+
+// A newcomer registers on kportal's own page: name and e-mail first, then a
+// password; they are signed in at once.
+func TestRegistrationThroughKratosFlow(t *testing.T) {
+	cfg := testConfig(t)
+	_, srv := startApp(t, cfg, false)
+	b := newBrowser(t, srv.URL)
+	email := testenv.UniqueEmail("ny")
+	status, where, page := b.get("/registrer")
+	if status != 200 || !strings.HasPrefix(where, "/registrer?flow=") || !strings.Contains(page, "Fornavn") {
+		t.Fatalf("registration page: %d at %s\n%s", status, where, page)
+	}
+	status, _, page = b.submit(page, "profile", url.Values{"traits.email": {email}, "traits.name.given": {"Åse"}, "traits.name.family": {"Ødegård"}, "method": {"profile"}})
+	if status != 200 || !strings.Contains(page, `data-group="password"`) {
+		t.Fatalf("after the profile step: %d\n%s", status, page)
+	}
+	t.Run("a too short password gets a Norwegian message", func(t *testing.T) {
+		status, _, again := b.submit(page, "password", url.Values{"password": {"kort"}, "method": {"password"}})
+		if status != http.StatusUnprocessableEntity || !strings.Contains(again, "Passordet må ha minst 10 tegn") {
+			t.Fatalf("%d\n%s", status, again)
+		}
+		page = again
+	})
+	status, where, home := b.submit(page, "password", url.Values{"password": {"et-langt-nok-passord-42"}, "method": {"password"}})
+	if status != 200 || where != "/" || !strings.Contains(home, "Hei, Åse") {
+		t.Fatalf("after registering: %d at %s\n%s", status, where, home)
+	}
+	t.Run("the same e-mail cannot register twice", func(t *testing.T) {
+		other := newBrowser(t, srv.URL)
+		_, _, p := other.get("/registrer")
+		status, _, p = other.submit(p, "profile", url.Values{"traits.email": {email}, "traits.name.given": {"Å"}, "traits.name.family": {"Ø"}, "method": {"profile"}})
+		if status == 200 && strings.Contains(p, `data-group="password"`) {
+			status, _, p = other.submit(p, "password", url.Values{"password": {"et-annet-passord-99"}, "method": {"password"}})
+		}
+		if status != http.StatusUnprocessableEntity || !strings.Contains(p, "Det finnes allerede en bruker med denne e-postadressen") {
+			t.Fatalf("%d\n%s", status, p)
+		}
+	})
+}
+
+var codeRe = regexp.MustCompile(`Koden din er: (\d{6})`)
+
+// A person who forgot the password gets a code by e-mail, is signed in by it,
+// sets a new password, and signs in with that.
+func TestRecoveryByEmailCode(t *testing.T) {
+	cfg := testConfig(t)
+	_, srv := startApp(t, cfg, false)
+	email, _ := newUser(t, cfg, "Glemsk")
+	b := newBrowser(t, srv.URL)
+	_, _, page := b.get("/glemt-passord")
+	status, _, page := b.submit(page, "code", url.Values{"email": {email}, "method": {"code"}})
+	if status != 200 || !strings.Contains(page, "Vi har sendt en kode") {
+		t.Fatalf("after asking for a code: %d\n%s", status, page)
+	}
+	mail := testenv.WaitForMails(t, email, 1, 20*time.Second)[0]
+	m := codeRe.FindStringSubmatch(mail.Text)
+	if mail.Subject != "Kode for å tilbakestille passordet i kportal" || m == nil {
+		t.Fatalf("recovery mail: %q\n%s", mail.Subject, mail.Text)
+	}
+	status, where, page := b.submit(page, "code", url.Values{"code": {m[1]}, "method": {"code"}})
+	if status != 200 || !strings.HasPrefix(where, "/innstillinger?flow=") || !strings.Contains(page, "Endre passord") {
+		t.Fatalf("after the code: %d at %s\n%s", status, where, page)
+	}
+	status, _, page = b.submit(page, "password", url.Values{"password": {"nytt-og-bedre-passord-7"}, "method": {"password"}})
+	if status != 200 || !strings.Contains(page, "Endringene er lagret") {
+		t.Fatalf("after the new password: %d\n%s", status, page)
+	}
+	fresh := newBrowser(t, srv.URL)
+	if home := login(t, fresh, email, "nytt-og-bedre-passord-7"); !strings.Contains(home, "Hei, Glemsk") {
+		t.Fatalf("login with the new password:\n%s", home)
+	}
+}

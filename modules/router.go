@@ -46,9 +46,10 @@ type RouteInfo struct {
 	Access Access
 }
 
-// Authorizer decides whether a person may do act on obj in a tenant.
+// Authorizer decides whether a person, holding roles in a tenant (their
+// memberships), may do act on obj there.
 type Authorizer interface {
-	Allowed(person, tenant, obj, act string) (bool, error)
+	Allowed(person string, roles []string, tenant, obj, act string) (bool, error)
 }
 
 // Router registers a module's routes, each with its declared access.
@@ -131,7 +132,7 @@ func (h *Host) guard(m Info, a Access) echo.MiddlewareFunc {
 				if v.Tenant == nil || h.authz == nil {
 					return apperr.Default(apperr.Forbidden)
 				}
-				ok, err := h.authz.Allowed(v.PersonID.String(), v.Tenant.ID.String(), a.Object, a.Action)
+				ok, err := h.authz.Allowed(v.PersonID.String(), v.RolesIn(v.Tenant.ID), v.Tenant.ID.String(), a.Object, a.Action)
 				if err != nil {
 					return err
 				}

@@ -52,7 +52,15 @@ func (x *Enforcer) Assign(person, role, tenant string) error {
 	return err
 }
 
-// Allowed reports whether person may do act on obj in tenant.
-func (x *Enforcer) Allowed(person, tenant, obj, act string) (bool, error) {
-	return x.e.Enforce(person, tenant, obj, act)
+// Allowed reports whether person may do act on obj in tenant, either through a
+// role assigned in the enforcer or through one of roles (the person's
+// memberships in the tenant, which live in kportal's database).
+func (x *Enforcer) Allowed(person string, roles []string, tenant, obj, act string) (bool, error) {
+	for _, sub := range append([]string{person}, roles...) {
+		ok, err := x.e.Enforce(sub, tenant, obj, act)
+		if ok || err != nil {
+			return ok, err
+		}
+	}
+	return false, nil
 }

@@ -2,6 +2,19 @@ package policies
 
 import "testing"
 
+func TestMembershipRolesGrantTheirRules(t *testing.T) {
+	x, err := NewEnforcer([]Rule{{Role: "leder", Object: "goal", Action: "approve"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := x.Allowed("per", []string{"lis", "leder"}, "tenant-a", "goal", "approve"); !ok {
+		t.Fatal("a leder membership must allow approving")
+	}
+	if ok, _ := x.Allowed("per", []string{"lis"}, "tenant-a", "goal", "approve"); ok {
+		t.Fatal("a LIS membership must not allow approving")
+	}
+}
+
 func TestRulesHoldInEveryTenantButRolesDoNot(t *testing.T) {
 	x, err := NewEnforcer([]Rule{{Role: "supervisor", Object: "activity", Action: "sign"}})
 	if err != nil {
@@ -20,7 +33,7 @@ func TestRulesHoldInEveryTenantButRolesDoNot(t *testing.T) {
 		{"ola", "tenant-a", "activity", "sign", false},  // no role
 	}
 	for _, c := range cases {
-		got, err := x.Allowed(c.person, c.tenant, c.obj, c.act)
+		got, err := x.Allowed(c.person, nil, c.tenant, c.obj, c.act)
 		if err != nil || got != c.want {
 			t.Errorf("Allowed(%v) = %v, %v; want %v", c, got, err, c.want)
 		}

@@ -1,14 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/labstack/echo/v4"
 
 	"kportal/storage/testenv"
 )
@@ -144,4 +149,83 @@ func readAll(t *testing.T, resp *http.Response) string {
 	var b strings.Builder
 	_, _ = io.Copy(&b, resp.Body)
 	return b.String()
+}
+
+// API clients authenticate with a Kratos session token (native login flow).
+func TestAPIWithSessionToken(t *testing.T) {
+	cfg := testConfig(t)
+	_, srv := startApp(t, cfg, false)
+	email, password := newUser(t, cfg, "Api")
+	var flow struct{ ID string }
+	resp, err := http.Get(cfg.KratosPublic + "/self-service/login/api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&flow)
+	resp.Body.Close()
+	body := strings.NewReader(`{"method":"password","identifier":"` + email + `","password":"` + password + `"}`)
+	resp, err = http.Post(cfg.KratosPublic+"/self-service/login?flow="+flow.ID, "application/json", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var login struct {
+		Token string `json:"session_token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&login)
+	resp.Body.Close()
+	if login.Token == "" {
+		t.Fatalf("native login gave no token (HTTP %d)", resp.StatusCode)
+	}
+	me := func(token string) (int, map[string]any) {
+		req, _ := http.NewRequest("GET", srv.URL+"/api/me", nil)
+		req.Header.Set("X-Session-Token", token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	status, out := me(login.Token)
+	if status != 200 || out["email"] != email || out["given_name"] != "Api" {
+		t.Fatalf("/api/me: %d %v", status, out)
+	}
+	status, out = me("not-a-token")
+	if errObj, _ := out["error"].(map[string]any); status != 401 || errObj["code"] != "unauthorized" {
+		t.Fatalf("/api/me with a bad token: %d %v", status, out)
+	}
+}
+
+// A failure inside kportal gives a Norwegian page and logs the details; the
+// user sees no stack trace or internal message.
+func TestInternalErrorsShowNoDetails(t *testing.T) {
+	cfg := testConfig(t)
+	a, err := openApp(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	e := a.server()
+	e.GET("/boom", func(echo.Context) error { panic("secret internal detail") })
+	e.GET("/api/boom", func(echo.Context) error { return errors.New("pq: secret table missing") })
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/boom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := readAll(t, resp)
+	if resp.StatusCode != 500 || !strings.Contains(page, "Noe gikk galt hos oss") || strings.Contains(page, "secret") || strings.Contains(page, "goroutine") {
+		t.Fatalf("500 page: %d\n%s", resp.StatusCode, page)
+	}
+	resp, err = http.Get(srv.URL + "/api/boom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readAll(t, resp)
+	if resp.StatusCode != 500 || !strings.Contains(body, `"code":"internal"`) || strings.Contains(body, "secret") {
+		t.Fatalf("API 500: %d %s", resp.StatusCode, body)
+	}
 }

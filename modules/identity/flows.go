@@ -77,6 +77,7 @@ func (m *Module) Routes(r *modules.Router) {
 	r.POST("/logg-ut", m.logout, modules.SignedIn())
 	r.POST("/innstillinger/test-epost", m.testMail, modules.SignedIn())
 	r.GET("/feil", m.flowError, modules.Public())
+	r.GET("/api/me", m.me, modules.SignedIn())
 }
 
 // flow is the part of a Kratos flow kportal renders; the five flow types share it.
@@ -583,4 +584,27 @@ func (m *Module) testMail(c echo.Context) error {
 		return apperr.Wrap(err, apperr.Unavailable, "Vi kunne ikke sende e-posten akkurat nå. Prøv igjen om litt.")
 	}
 	return web.Redirect(c, settings.path+"?sendt=1")
+}
+
+// me tells an API client (cookie or X-Session-Token) who it is and where it
+// belongs.
+func (m *Module) me(c echo.Context) error {
+	v := modules.ViewerFrom(c.Request().Context())
+	type tenant struct {
+		Slug  string   `json:"slug"`
+		Name  string   `json:"name"`
+		Kind  string   `json:"kind"`
+		Roles []string `json:"roles"`
+	}
+	out := struct {
+		PersonID   string   `json:"person_id"`
+		Email      string   `json:"email"`
+		GivenName  string   `json:"given_name"`
+		FamilyName string   `json:"family_name"`
+		Tenants    []tenant `json:"tenants"`
+	}{PersonID: v.PersonID.String(), Email: v.Email, GivenName: v.GivenName, FamilyName: v.FamilyName, Tenants: []tenant{}}
+	for _, ms := range v.Memberships {
+		out.Tenants = append(out.Tenants, tenant{Slug: ms.Tenant.Slug, Name: ms.Tenant.Name, Kind: string(ms.Tenant.Kind), Roles: ms.Roles})
+	}
+	return c.JSON(http.StatusOK, out)
 }

@@ -31,6 +31,17 @@ func migrator(db *bun.DB) (*migrate.Migrator, error) {
 
 // Up applies every pending migration and returns the names applied.
 func Up(ctx context.Context, db *bun.DB) ([]string, error) {
+	return locked(ctx, db, (*migrate.Migrator).Migrate)
+}
+
+// Down rolls back the last group of migrations and returns the names rolled back.
+func Down(ctx context.Context, db *bun.DB) ([]string, error) {
+	return locked(ctx, db, (*migrate.Migrator).Rollback)
+}
+
+// locked runs one migrator step under bun's migration lock, so two instances
+// starting at once never migrate together.
+func locked(ctx context.Context, db *bun.DB, step func(*migrate.Migrator, context.Context, ...migrate.MigrationOption) (*migrate.MigrationGroup, error)) ([]string, error) {
 	mg, err := migrator(db)
 	if err != nil {
 		return nil, err
@@ -42,31 +53,7 @@ func Up(ctx context.Context, db *bun.DB) ([]string, error) {
 		return nil, fmt.Errorf("taking the migration lock: %w", err)
 	}
 	defer mg.Unlock(ctx) //nolint:errcheck // released with the connection anyway
-	group, err := mg.Migrate(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, m := range group.Migrations {
-		names = append(names, m.Name+"_"+m.Comment)
-	}
-	return names, nil
-}
-
-// Down rolls back the last group of migrations and returns the names rolled back.
-func Down(ctx context.Context, db *bun.DB) ([]string, error) {
-	mg, err := migrator(db)
-	if err != nil {
-		return nil, err
-	}
-	if err := mg.Init(ctx); err != nil {
-		return nil, err
-	}
-	if err := mg.Lock(ctx); err != nil {
-		return nil, err
-	}
-	defer mg.Unlock(ctx) //nolint:errcheck
-	group, err := mg.Rollback(ctx)
+	group, err := step(mg, ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -214,32 +214,23 @@ func (a *app) schedule(ctx context.Context) error {
 	return nil
 }
 
-func runServe(ctx context.Context, cfg *config, _ []string) error {
-	a, err := openApp(ctx, cfg)
-	if err != nil {
-		return err
+// withApp opens kportal, runs one part of it until ctx ends, and closes it.
+func withApp(part func(a *app, ctx context.Context) error) func(context.Context, *config, []string) error {
+	return func(ctx context.Context, cfg *config, _ []string) error {
+		a, err := openApp(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer a.close()
+		return part(a, ctx)
 	}
-	defer a.close()
-	return a.serveHTTP(ctx)
 }
 
-func runWorker(ctx context.Context, cfg *config, _ []string) error {
-	a, err := openApp(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	return a.work(ctx)
-}
-
-func runScheduler(ctx context.Context, cfg *config, _ []string) error {
-	a, err := openApp(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	return a.schedule(ctx)
-}
+var (
+	runServe     = withApp((*app).serveHTTP)
+	runWorker    = withApp((*app).work)
+	runScheduler = withApp((*app).schedule)
+)
 
 // runAll runs server, worker and scheduler together; when one fails, all stop.
 func runAll(ctx context.Context, cfg *config, _ []string) error {

@@ -20,27 +20,20 @@ func runMigrate(ctx context.Context, cfg *config, args []string) error {
 	}
 	defer db.Close()
 	switch args[0] {
-	case "up":
-		names, err := migrations.Up(ctx, db)
+	case "up", "down":
+		step, verb, none := migrations.Up, "applied", "database is up to date"
+		if args[0] == "down" {
+			step, verb, none = migrations.Down, "rolled back", "nothing to roll back"
+		}
+		names, err := step(ctx, db)
 		if err != nil {
 			return err
 		}
 		if len(names) == 0 {
-			fmt.Println("database is up to date")
+			fmt.Println(none)
 		}
 		for _, n := range names {
-			fmt.Println("applied", n)
-		}
-	case "down":
-		names, err := migrations.Down(ctx, db)
-		if err != nil {
-			return err
-		}
-		if len(names) == 0 {
-			fmt.Println("nothing to roll back")
-		}
-		for _, n := range names {
-			fmt.Println("rolled back", n)
+			fmt.Println(verb, n)
 		}
 	case "status":
 		states, err := migrations.Status(ctx, db)

@@ -82,3 +82,25 @@ func TestRecoveryByEmailCode(t *testing.T) {
 		t.Fatalf("login with the new password:\n%s", home)
 	}
 }
+
+// Signing in with a one-time code sent by e-mail, no password.
+func TestLoginByEmailCode(t *testing.T) {
+	cfg := testConfig(t)
+	_, srv := startApp(t, cfg, false)
+	email, _ := newUser(t, cfg, "Kode")
+	b := newBrowser(t, srv.URL)
+	_, _, page := b.get("/logg-inn")
+	status, _, page := b.submit(page, "code", url.Values{"identifier": {email}, "method": {"code"}})
+	if status != 200 || !strings.Contains(page, "Vi har sendt en engangskode") {
+		t.Fatalf("after asking for a code: %d\n%s", status, page)
+	}
+	mail := testenv.WaitForMails(t, email, 1, 20*time.Second)[0]
+	m := codeRe.FindStringSubmatch(mail.Text)
+	if mail.Subject != "Innloggingskode for kportal" || m == nil {
+		t.Fatalf("login mail: %q\n%s", mail.Subject, mail.Text)
+	}
+	status, where, home := b.submit(page, "code", url.Values{"code": {m[1]}, "method": {"code"}})
+	if status != 200 || where != "/" || !strings.Contains(home, "Hei, Kode") {
+		t.Fatalf("after the code: %d at %s\n%s", status, where, home)
+	}
+}

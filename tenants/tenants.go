@@ -44,6 +44,11 @@ type Tenant struct {
 	Kind      Kind      `bun:"kind"`
 	Status    Status    `bun:"status"`
 	CreatedAt time.Time `bun:"created_at,nullzero,default:now()"`
+
+	Orgnr         string     `bun:"orgnr,nullzero"`
+	Kommunenummer string     `bun:"kommunenummer,nullzero"`
+	RHFCode       string     `bun:"rhf_code,nullzero"` // helseforetak: the RHF they belong to
+	RegistryID    *uuid.UUID `bun:"registry_id,type:uuid"`
 }
 
 // Scope is who acts and in which tenant; it is what WithTenantTx puts in force.

@@ -25,6 +25,7 @@ Commands:
   scheduler   run the periodic job scheduler
   all         serve + worker + scheduler in one process (development)
   migrate     apply or inspect database migrations: up | down | status
+  orgs        import reference data of RHF, helseforetak and kommuner: import [--dir DIR]
   seed        create the demo data set (--national: national-size data set)
   bench       run a benchmark scenario and print one line per scenario
 
@@ -42,6 +43,7 @@ var commands = map[string]command{
 	"scheduler": {runScheduler, "kportal scheduler\n\nRuns the asynq scheduler for periodic jobs (times in Europe/Oslo)."},
 	"all":       {runAll, "kportal all\n\nRuns the web server, the worker and the scheduler in one process (development)."},
 	"migrate":   {runMigrate, "kportal migrate up|down|status\n\n  up      apply every pending migration (as the owner role)\n  down    roll back the last group of migrations\n  status  list migrations and whether each is applied"},
+	"orgs":      {runOrgs, "kportal orgs import [--dir DIR]\n\nImports the 4 RHF, the helseforetak and private providers, and all kommuner\n(orgnr checked with mod-11; bad rows are listed and nothing is imported).\n  --dir  folder with rhf.csv, helseforetak.csv, kommuner.csv (default: shipped data)"},
 	"seed":      {runSeed, "kportal seed [--national]\n\nCreates the demo organisations and users (idempotent) and prints the logins.\n  --national  create the national-size data set instead (for benchmarks)"},
 	"bench":     {runBench, "kportal bench <scenario>...\n\nRuns benchmark scenarios against the running services and prints one line per\nscenario: scenario=<name> key=value ...  'kportal bench list' lists them."},
 }

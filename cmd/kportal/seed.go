@@ -19,9 +19,9 @@ const DemoPassword = "kportal-demo-2026"
 
 // demoTenants are real organisations (names from ../shared/data/organisations).
 var demoTenants = []tenants.Tenant{
-	{Slug: "helse-bergen", Name: "Helse Bergen HF", Kind: tenants.KindHF},
-	{Slug: "ous", Name: "Oslo universitetssykehus HF", Kind: tenants.KindHF},
-	{Slug: "bergen", Name: "Bergen kommune", Kind: tenants.KindKommune},
+	{Slug: "helse-bergen", Name: "Helse Bergen HF", Kind: tenants.KindHF, Orgnr: "983974724", RHFCode: "HV"},
+	{Slug: "ous", Name: "Oslo universitetssykehus HF", Kind: tenants.KindHF, Orgnr: "993467049", RHFCode: "HSO"},
+	{Slug: "bergen", Name: "Bergen kommune", Kind: tenants.KindKommune, Orgnr: "964338531", Kommunenummer: "4601"},
 	{Slug: "helsedirektoratet", Name: "Helsedirektoratet", Kind: tenants.KindNational},
 }
 
@@ -59,15 +59,21 @@ func runSeed(ctx context.Context, cfg *config, args []string) error {
 	if err := k.Ping(ctx); err != nil {
 		return fmt.Errorf("Ory Kratos at %s: %v", cfg.KratosAdmin, err)
 	}
+	reg, err := tenants.ReadRegistry(tenants.RefData())
+	if err != nil {
+		return err
+	}
+	if _, err := tenants.ImportRegistry(ctx, db, reg); err != nil {
+		return fmt.Errorf("reference data: %w", err)
+	}
 	ids := map[string]uuid.UUID{}
 	for _, t := range demoTenants {
-		t := t
-		existing, err := tenants.BySlug(ctx, db, t.Slug)
-		if err == nil {
-			ids[t.Slug] = existing.ID
-			continue
-		}
-		if err := tenants.Create(ctx, db, &t); err != nil {
+		if err := db.NewRaw(`INSERT INTO tenants (slug, name, kind, status, orgnr, kommunenummer, rhf_code, registry_id)
+			VALUES (?, ?, ?, 'active', nullif(?, ''), nullif(?, ''), nullif(?, ''),
+				(SELECT id FROM org_registry WHERE orgnr = nullif(?, '')))
+			ON CONFLICT (slug) DO UPDATE SET orgnr = EXCLUDED.orgnr, kommunenummer = EXCLUDED.kommunenummer,
+				rhf_code = EXCLUDED.rhf_code, registry_id = EXCLUDED.registry_id
+			RETURNING id`, t.Slug, t.Name, t.Kind, t.Orgnr, t.Kommunenummer, t.RHFCode, t.Orgnr).Scan(ctx, &t.ID); err != nil {
 			return fmt.Errorf("tenant %s: %w", t.Slug, err)
 		}
 		ids[t.Slug] = t.ID

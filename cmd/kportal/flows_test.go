@@ -52,24 +52,35 @@ func TestRegistrationThroughKratosFlow(t *testing.T) {
 
 var codeRe = regexp.MustCompile(`Koden din er: (\d{6})`)
 
-// A person who forgot the password gets a code by e-mail, is signed in by it,
-// sets a new password, and signs in with that.
-func TestRecoveryByEmailCode(t *testing.T) {
+// codeJourney starts the flow at path as a new user, asks for an e-mail code
+// with fields, checks the page's notice and the mail's subject, and submits
+// the code. It returns the browser, the user's e-mail and where it ended.
+func codeJourney(t *testing.T, given, path string, fields func(email string) url.Values, notice, subject string) (b *browser, email string, status int, where, page string) {
+	t.Helper()
 	cfg := testConfig(t)
 	_, srv := startApp(t, cfg, false)
-	email, _ := newUser(t, cfg, "Glemsk")
-	b := newBrowser(t, srv.URL)
-	_, _, page := b.get("/glemt-passord")
-	status, _, page := b.submit(page, "code", url.Values{"email": {email}, "method": {"code"}})
-	if status != 200 || !strings.Contains(page, "Vi har sendt en kode") {
+	email, _ = newUser(t, cfg, given)
+	b = newBrowser(t, srv.URL)
+	_, _, page = b.get(path)
+	status, _, page = b.submit(page, "code", fields(email))
+	if status != 200 || !strings.Contains(page, notice) {
 		t.Fatalf("after asking for a code: %d\n%s", status, page)
 	}
 	mail := testenv.WaitForMails(t, email, 1, 20*time.Second)[0]
 	m := codeRe.FindStringSubmatch(mail.Text)
-	if mail.Subject != "Kode for å tilbakestille passordet i kportal" || m == nil {
-		t.Fatalf("recovery mail: %q\n%s", mail.Subject, mail.Text)
+	if mail.Subject != subject || m == nil {
+		t.Fatalf("mail: %q\n%s", mail.Subject, mail.Text)
 	}
-	status, where, page := b.submit(page, "code", url.Values{"code": {m[1]}, "method": {"code"}})
+	status, where, page = b.submit(page, "code", url.Values{"code": {m[1]}, "method": {"code"}})
+	return b, email, status, where, page
+}
+
+// A person who forgot the password gets a code by e-mail, is signed in by it,
+// sets a new password, and signs in with that.
+func TestRecoveryByEmailCode(t *testing.T) {
+	b, email, status, where, page := codeJourney(t, "Glemsk", "/glemt-passord",
+		func(email string) url.Values { return url.Values{"email": {email}, "method": {"code"}} },
+		"Vi har sendt en kode", "Kode for å tilbakestille passordet i kportal")
 	if status != 200 || !strings.HasPrefix(where, "/innstillinger?flow=") || !strings.Contains(page, "Endre passord") {
 		t.Fatalf("after the code: %d at %s\n%s", status, where, page)
 	}
@@ -77,7 +88,7 @@ func TestRecoveryByEmailCode(t *testing.T) {
 	if status != 200 || !strings.Contains(page, "Endringene er lagret") {
 		t.Fatalf("after the new password: %d\n%s", status, page)
 	}
-	fresh := newBrowser(t, srv.URL)
+	fresh := newBrowser(t, b.base)
 	if home := login(t, fresh, email, "nytt-og-bedre-passord-7"); !strings.Contains(home, "Hei, Glemsk") {
 		t.Fatalf("login with the new password:\n%s", home)
 	}
@@ -85,21 +96,9 @@ func TestRecoveryByEmailCode(t *testing.T) {
 
 // Signing in with a one-time code sent by e-mail, no password.
 func TestLoginByEmailCode(t *testing.T) {
-	cfg := testConfig(t)
-	_, srv := startApp(t, cfg, false)
-	email, _ := newUser(t, cfg, "Kode")
-	b := newBrowser(t, srv.URL)
-	_, _, page := b.get("/logg-inn")
-	status, _, page := b.submit(page, "code", url.Values{"identifier": {email}, "method": {"code"}})
-	if status != 200 || !strings.Contains(page, "Vi har sendt en engangskode") {
-		t.Fatalf("after asking for a code: %d\n%s", status, page)
-	}
-	mail := testenv.WaitForMails(t, email, 1, 20*time.Second)[0]
-	m := codeRe.FindStringSubmatch(mail.Text)
-	if mail.Subject != "Innloggingskode for kportal" || m == nil {
-		t.Fatalf("login mail: %q\n%s", mail.Subject, mail.Text)
-	}
-	status, where, home := b.submit(page, "code", url.Values{"code": {m[1]}, "method": {"code"}})
+	_, _, status, where, home := codeJourney(t, "Kode", "/logg-inn",
+		func(email string) url.Values { return url.Values{"identifier": {email}, "method": {"code"}} },
+		"Vi har sendt en engangskode", "Innloggingskode for kportal")
 	if status != 200 || where != "/" || !strings.Contains(home, "Hei, Kode") {
 		t.Fatalf("after the code: %d at %s\n%s", status, where, home)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"kportal/modules/apperr"
+	"kportal/tenants"
 )
 
 // Access is what a route requires. Every route declares one; the role matrix
@@ -16,6 +17,9 @@ type Access struct {
 	Object   string // with Action: the Casbin object and action needed in the URL's tenant
 	Action   string
 	SignedIn bool // any signed-in person
+	// Platform: Object and Action are checked against the person's platform
+	// roles (rhf_admin, hdir, platform_admin) instead of a tenant's.
+	Platform bool
 }
 
 // Public lets anyone call the route.
@@ -27,12 +31,19 @@ func SignedIn() Access { return Access{SignedIn: true} }
 // Need requires permission to do act on obj in the tenant named in the URL.
 func Need(obj, act string) Access { return Access{Object: obj, Action: act} }
 
+// NeedPlatform requires permission to do act on obj through a platform role
+// (rhf_admin, hdir, platform_admin); which objects within that reach (one
+// RHF's foretak, say) is the handler's relationship check.
+func NeedPlatform(obj, act string) Access { return Access{Object: obj, Action: act, Platform: true} }
+
 func (a Access) String() string {
 	switch {
 	case a.Public:
 		return "public"
 	case a.SignedIn:
 		return "signed-in"
+	case a.Platform:
+		return "platform " + a.Object + ":" + a.Action
 	default:
 		return a.Object + ":" + a.Action
 	}
@@ -127,6 +138,19 @@ func (h *Host) guard(m Info, a Access) echo.MiddlewareFunc {
 						return apperr.Default(apperr.NotFound)
 					}
 				}
+			}
+			if a.Platform {
+				if h.authz == nil {
+					return apperr.Default(apperr.Forbidden)
+				}
+				ok, err := h.authz.Allowed(v.PersonID.String(), v.PlatformRoleNames(), tenants.PlatformDomain, a.Object, a.Action)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return apperr.Default(apperr.Forbidden)
+				}
+				return next(c)
 			}
 			if a.Action != "" {
 				if v.Tenant == nil || h.authz == nil {

@@ -16,6 +16,8 @@ type Viewer struct {
 	GivenName   string
 	FamilyName  string
 	Memberships []tenants.Membership
+	// PlatformRoles are held everywhere (rhf_admin, hdir, platform_admin).
+	PlatformRoles []tenants.PlatformRole
 	// Tenant is the tenant named in the URL, when the person is a member of it.
 	Tenant *tenants.Tenant
 }
@@ -55,4 +57,39 @@ func WithViewer(ctx context.Context, v *Viewer) context.Context {
 func ViewerFrom(ctx context.Context) *Viewer {
 	v, _ := ctx.Value(viewerKey{}).(*Viewer)
 	return v
+}
+
+// PlatformRoleNames returns the names of the person's platform roles.
+func (v *Viewer) PlatformRoleNames() []string {
+	if v == nil {
+		return nil
+	}
+	out := make([]string, 0, len(v.PlatformRoles))
+	for _, r := range v.PlatformRoles {
+		out = append(out, r.Role)
+	}
+	return out
+}
+
+// HasPlatformRole reports whether the person holds a platform role.
+func (v *Viewer) HasPlatformRole(role string) bool {
+	for _, r := range v.PlatformRoleNames() {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// AdminOfRHFs lists the RHF codes the person is rhf_admin of.
+func (v *Viewer) AdminOfRHFs() []string {
+	var out []string
+	if v != nil {
+		for _, r := range v.PlatformRoles {
+			if r.Role == tenants.RoleRHFAdmin {
+				out = append(out, r.RHF)
+			}
+		}
+	}
+	return out
 }

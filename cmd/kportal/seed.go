@@ -22,6 +22,7 @@ var demoTenants = []tenants.Tenant{
 	{Slug: "helse-bergen", Name: "Helse Bergen HF", Kind: tenants.KindHF, Orgnr: "983974724", RHFCode: "HV"},
 	{Slug: "ous", Name: "Oslo universitetssykehus HF", Kind: tenants.KindHF, Orgnr: "993467049", RHFCode: "HSO"},
 	{Slug: "bergen", Name: "Bergen kommune", Kind: tenants.KindKommune, Orgnr: "964338531", Kommunenummer: "4601"},
+	{Slug: "unn", Name: "Universitetssykehuset Nord-Norge HF", Kind: tenants.KindHF, Orgnr: "983974899", RHFCode: "HN"},
 	{Slug: "helsedirektoratet", Name: "Helsedirektoratet", Kind: tenants.KindNational},
 }
 
@@ -29,16 +30,19 @@ type demoUser struct {
 	Email, Given, Family string
 	Roles                map[string][]string // tenant slug → roles
 	Note                 string
+	Platform             []tenants.PlatformRole
 }
 
 var demoUsers = []demoUser{
-	{"kari.lis@demo.kportal.no", "Kari", "Nordmann", map[string][]string{"helse-bergen": {"lis"}}, "LIS, Helse Bergen"},
-	{"sigrid.lis1@demo.kportal.no", "Sigrid", "Dahl", map[string][]string{"bergen": {"lis"}, "helse-bergen": {"lis"}}, "LIS1, Bergen kommune og Helse Bergen"},
-	{"ola.supervisor@demo.kportal.no", "Ola", "Hansen", map[string][]string{"helse-bergen": {"supervisor"}}, "supervisør, Helse Bergen"},
-	{"ingrid.veileder@demo.kportal.no", "Ingrid", "Berg", map[string][]string{"helse-bergen": {"veileder", "supervisor"}}, "veileder og supervisør, Helse Bergen"},
-	{"per.leder@demo.kportal.no", "Per", "Johansen", map[string][]string{"helse-bergen": {"leder"}, "bergen": {"leder"}}, "leder, Helse Bergen og Bergen kommune"},
-	{"nils.uao@demo.kportal.no", "Nils", "Moe", map[string][]string{"helse-bergen": {"uao"}}, "UAO, Helse Bergen"},
-	{"astrid.admin@demo.kportal.no", "Astrid", "Lie", map[string][]string{"helse-bergen": {"tenant_admin"}, "bergen": {"tenant_admin"}, "ous": {"tenant_admin"}}, "administrator"},
+	{"kari.lis@demo.kportal.no", "Kari", "Nordmann", map[string][]string{"helse-bergen": {"lis"}}, "LIS, Helse Bergen", nil},
+	{"sigrid.lis1@demo.kportal.no", "Sigrid", "Dahl", map[string][]string{"bergen": {"lis"}, "helse-bergen": {"lis"}}, "LIS1, Bergen kommune og Helse Bergen", nil},
+	{"ola.supervisor@demo.kportal.no", "Ola", "Hansen", map[string][]string{"helse-bergen": {"supervisor"}}, "supervisør, Helse Bergen", nil},
+	{"ingrid.veileder@demo.kportal.no", "Ingrid", "Berg", map[string][]string{"helse-bergen": {"veileder", "supervisor"}}, "veileder og supervisør, Helse Bergen", nil},
+	{"per.leder@demo.kportal.no", "Per", "Johansen", map[string][]string{"helse-bergen": {"leder"}, "bergen": {"leder"}}, "leder, Helse Bergen og Bergen kommune", nil},
+	{"nils.uao@demo.kportal.no", "Nils", "Moe", map[string][]string{"helse-bergen": {"uao"}}, "UAO, Helse Bergen", nil},
+	{"astrid.admin@demo.kportal.no", "Astrid", "Lie", map[string][]string{"helse-bergen": {"tenant_admin"}, "bergen": {"tenant_admin"}, "ous": {"tenant_admin"}}, "administrator", nil},
+	{"eva.rhf@demo.kportal.no", "Eva", "Solberg", nil, "RHF-administrator, Helse Vest RHF", []tenants.PlatformRole{{Role: tenants.RoleRHFAdmin, RHF: "HV"}}},
+	{"hanne.hdir@demo.kportal.no", "Hanne", "Strand", nil, "Helsedirektoratet", []tenants.PlatformRole{{Role: tenants.RoleHdir}}},
 }
 
 func runSeed(ctx context.Context, cfg *config, args []string) error {
@@ -88,6 +92,11 @@ func runSeed(ctx context.Context, cfg *config, args []string) error {
 		personID, err := identity.EnsurePerson(ctx, db, idID, t)
 		if err != nil {
 			return err
+		}
+		for _, pr := range u.Platform {
+			if err := tenants.GrantPlatformRole(ctx, db, personID, pr.Role, pr.RHF); err != nil {
+				return fmt.Errorf("platform role %s %s: %w", u.Email, pr.Role, err)
+			}
 		}
 		for slug, roles := range u.Roles {
 			for _, r := range roles {

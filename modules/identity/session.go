@@ -108,8 +108,12 @@ func (s *Sessions) Middleware() echo.MiddlewareFunc {
 			if err != nil {
 				return err
 			}
+			prs, err := tenants.PlatformRolesOf(r.Context(), s.db, v.PersonID)
+			if err != nil {
+				return err
+			}
 			vv := *v // the cached value is shared between requests
-			vv.Memberships = ms
+			vv.Memberships, vv.PlatformRoles = ms, prs
 			c.SetRequest(r.WithContext(modules.WithViewer(r.Context(), &vv)))
 			return next(c)
 		}

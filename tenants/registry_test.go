@@ -54,12 +54,19 @@ func TestBadReferenceRowsAreReportedAndNothingIsImported(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	rows := func() (n int) {
+		// Other tests of the package may have imported the real data: compare.
+		if err := env.Owner.NewRaw("SELECT count(*) FROM org_registry").Scan(context.Background(), &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := rows()
 	if _, err := tenants.ImportRegistry(context.Background(), env.Owner, r); err == nil {
 		t.Fatal("a registry with bad rows was imported")
 	}
-	var n int
-	if err := env.Owner.NewRaw("SELECT count(*) FROM org_registry WHERE name = 'Helse Bergen HF'").Scan(context.Background(), &n); err != nil || n != 0 {
-		t.Fatalf("a refused import wrote %d rows (%v)", n, err)
+	if n := rows(); n != before {
+		t.Fatalf("a refused import wrote %d rows", n-before)
 	}
 }
 

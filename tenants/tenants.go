@@ -49,6 +49,20 @@ type Tenant struct {
 	Kommunenummer string     `bun:"kommunenummer,nullzero"`
 	RHFCode       string     `bun:"rhf_code,nullzero"` // helseforetak: the RHF they belong to
 	RegistryID    *uuid.UUID `bun:"registry_id,type:uuid"`
+
+	OnboardedBy     *uuid.UUID `bun:"onboarded_by,type:uuid"`
+	StatusChangedAt *time.Time `bun:"status_changed_at"`
+	StatusReason    string     `bun:"status_reason"`
+}
+
+// StatusText is the status in Norwegian.
+func (t *Tenant) StatusText() string {
+	return map[Status]string{StatusPending: "Venter på administrator", StatusActive: "I bruk", StatusSuspended: "Stengt"}[t.Status]
+}
+
+// KindText is the kind in Norwegian.
+func (t *Tenant) KindText() string {
+	return map[Kind]string{KindHF: "Helseforetak", KindKommune: "Kommune", KindPrivate: "Privat virksomhet", KindNational: "Nasjonal myndighet"}[t.Kind]
 }
 
 // Scope is who acts and in which tenant; it is what WithTenantTx puts in force.

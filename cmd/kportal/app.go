@@ -20,6 +20,7 @@ import (
 	"kportal/modules"
 	"kportal/modules/health"
 	"kportal/modules/identity"
+	"kportal/modules/onboarding"
 	"kportal/modules/web"
 	"kportal/policies"
 	"kportal/storage"
@@ -88,6 +89,7 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 		a.web,
 		health.New(checks, a.metrics),
 		identity.New(a.kratos, a.sessions, nav, a.queue),
+		onboarding.New(a.db, nav, a.queue, cfg.BaseURL),
 	); err != nil {
 		return nil, err
 	}

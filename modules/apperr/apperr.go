@@ -27,6 +27,9 @@ type Error struct {
 	Code    Code
 	Message string
 	Cause   error // logged, never shown
+	// Fields holds what is wrong with each form field (field name → message),
+	// so a form can show the message next to the field.
+	Fields map[string]string
 }
 
 func (e *Error) Error() string {
@@ -124,3 +127,21 @@ func DefaultMessage(code Code) string { return defaultMessages[code] }
 
 // Default returns an error with code and its generic message.
 func Default(code Code) *Error { return &Error{Code: code, Message: defaultMessages[code]} }
+
+// InvalidFields returns an Invalid error with a message per form field; it is
+// nil when fields is empty, so a checker can return it directly.
+func InvalidFields(fields map[string]string) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	return &Error{Code: Invalid, Message: "Noe i skjemaet må rettes før det kan lagres.", Fields: fields}
+}
+
+// FieldsOf returns the per-field messages of err (nil when it has none).
+func FieldsOf(err error) map[string]string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Fields
+	}
+	return nil
+}

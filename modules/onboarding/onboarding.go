@@ -282,7 +282,7 @@ func (m *Module) renderInvitation(c echo.Context, status int, problem error) err
 	if err != nil {
 		return err
 	}
-	p := invitationPage{Invitation: inv, Tenant: t, State: inv.State(time.Now()), Token: token, ReturnTo: url.QueryEscape("/invitasjon/" + token)}
+	p := invitationPage{Invitation: inv, Tenant: t, State: inv.State(time.Now()), Token: token, ReturnTo: "/invitasjon/" + token}
 	if problem != nil {
 		p.Message = apperr.MessageOf(problem)
 	}

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
+
+	"kportal/modules/identity"
+	"kportal/storage/testenv"
+	"kportal/tenants"
+)
+
+// personFor returns the person row of a test user (creating it as a first
+// request would).
+func personFor(t *testing.T, cfg *config, email string) uuid.UUID {
+	t.Helper()
+	k := identity.NewKratos(cfg.KratosPublic, cfg.KratosAdmin)
+	id, err := k.EnsureIdentity(context.Background(), email, "", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := identity.EnsurePerson(context.Background(), testenv.Get(t).App, uuid.MustParse(id.Id), identity.TraitsOf(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// grantPlatform gives a test user a platform role.
+func grantPlatform(t *testing.T, cfg *config, email, role, rhf string) {
+	t.Helper()
+	if err := tenants.GrantPlatformRole(context.Background(), testenv.Get(t).App, personFor(t, cfg, email), role, rhf); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// withRefData imports the reference data into the package's database.
+func withRefData(t *testing.T) {
+	t.Helper()
+	reg, err := tenants.ReadRegistry(tenants.RefData())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tenants.ImportRegistry(context.Background(), testenv.Get(t).Owner, reg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var csrfRe = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+// csrfFrom returns the CSRF token of a page's forms.
+func csrfFrom(t *testing.T, page string) string {
+	t.Helper()
+	m := csrfRe.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token on the page:\n%s", page)
+	}
+	return m[1]
+}
+
+var invitationLinkRe = regexp.MustCompile(`/invitasjon/([A-Za-z0-9_-]{20,})`)
+
+// invitationToken waits for the n-th invitation e-mail to address and returns
+// the token of its link.
+func invitationToken(t *testing.T, address string, n int) string {
+	t.Helper()
+	mails := testenv.WaitForMails(t, address, n, 20*time.Second)
+	m := invitationLinkRe.FindStringSubmatch(mails[n-1].Text)
+	if m == nil || !strings.HasPrefix(mails[n-1].Subject, "Invitasjon til kportal") {
+		t.Fatalf("invitation mail: %q\n%s", mails[n-1].Subject, mails[n-1].Text)
+	}
+	return m[1]
+}
+
+func registryOrg(t *testing.T, orgnr string) string {
+	t.Helper()
+	var id uuid.UUID
+	if err := testenv.Get(t).App.NewSelect().Table("org_registry").Column("id").Where("orgnr = ?", orgnr).Scan(context.Background(), &id); err != nil {
+		t.Fatal(err)
+	}
+	return id.String()
+}
+
+// An RHF admin onboards a foretak of their own RHF; bad input gets Norwegian
+// messages and writes nothing; another RHF's foretak answers 404; the new
+// administrator accepts the invitation; suspension closes the door at once.
+func TestOnboardingForetak(t *testing.T) {
+	cfg := testConfig(t)
+	_, srv := startApp(t, cfg, true)
+	withRefData(t)
+	ctx := context.Background()
+	db := testenv.Get(t).App
+
+	rhfEmail, rhfPassword := newUser(t, cfg, "Eva")
+	grantPlatform(t, cfg, rhfEmail, tenants.RoleRHFAdmin, "HV")
+	nord := &tenants.Tenant{Slug: "unn-" + uuid.NewString()[:6], Name: "Universitetssykehuset Nord-Norge HF", Kind: tenants.KindHF, RHFCode: "HN"}
+	if err := tenants.Create(ctx, db, nord); err != nil {
+		t.Fatal(err)
+	}
+
+	b := newBrowser(t, srv.URL)
+	login(t, b, rhfEmail, rhfPassword)
+	status, _, page := b.get("/virksomheter")
+	if status != 200 || !strings.Contains(page, "Foretak i Helse Vest RHF") || !strings.Contains(page, "Helse Førde HF") || strings.Contains(page, "Nord-Norge") {
+		t.Fatalf("RHF admin's page: %d\n%s", status, page)
+	}
+	token := csrfFrom(t, page)
+
+	t.Run("bad input gets a Norwegian message and creates nothing", func(t *testing.T) {
+		cases := []struct {
+			name string
+			form url.Values
+			want string
+		}{
+			{"wrong check digit", url.Values{"name": {"Nytt HF"}, "orgnr": {"983974733"}, "admin_email": {"a@b.no"}}, "kontrollsifferet stemmer ikke"},
+			{"duplicate slug", url.Values{"registry_id": {registryOrg(t, "983974694")}, "slug": {nord.Slug}, "admin_email": {"a@b.no"}}, "er allerede i bruk"},
+			{"another RHF's foretak", url.Values{"registry_id": {registryOrg(t, "983974899")}, "admin_email": {"a@b.no"}}, "Velg en virksomhet fra listen"},
+			{"bad e-mail", url.Values{"registry_id": {registryOrg(t, "983974694")}, "admin_email": {"ikke-epost"}}, "ikke en gyldig e-postadresse"},
+		}
+		before, _ := db.NewSelect().Table("tenants").Count(ctx)
+		for _, c := range cases {
+			c.form.Set("_csrf", token)
+			status, _, page := b.post("/virksomheter", c.form)
+			if status != http.StatusUnprocessableEntity || !strings.Contains(page, c.want) {
+				t.Errorf("%s: %d, want 422 with %q", c.name, status, c.want)
+			}
+		}
+		if after, _ := db.NewSelect().Table("tenants").Count(ctx); after != before {
+			t.Fatalf("refused forms created %d tenants", after-before)
+		}
+	})
+
+	adminEmail := testenv.UniqueEmail("forde-admin")
+	status, where, page := b.post("/virksomheter", url.Values{"_csrf": {token}, "registry_id": {registryOrg(t, "983974732")}, "admin_email": {adminEmail}})
+	if status != 200 || !strings.HasPrefix(where, "/virksomheter/") || !strings.Contains(page, "Invitasjonen er sendt til "+adminEmail) || !strings.Contains(page, "Venter på administrator") {
+		t.Fatalf("after onboarding: %d at %s\n%s", status, where, page)
+	}
+	fordeURL := strings.SplitN(where, "?", 2)[0]
+
+	t.Run("another RHF's foretak answers 404", func(t *testing.T) {
+		if status, _, _ := b.get("/virksomheter/" + nord.ID.String()); status != http.StatusNotFound {
+			t.Fatalf("GET: %d", status)
+		}
+		if status, _, _ := b.post("/virksomheter/"+nord.ID.String()+"/status", url.Values{"_csrf": {token}, "action": {"suspend"}, "reason": {"x"}}); status != http.StatusNotFound {
+			t.Fatalf("suspend: %d", status)
+		}
+		if got, _ := tenants.BySlug(ctx, db, nord.Slug); got.Status != tenants.StatusActive {
+			t.Fatalf("Helse Nord's foretak is now %s", got.Status)
+		}
+	})
+	t.Run("someone without a platform role gets 403", func(t *testing.T) {
+		e, p := newUser(t, cfg, "Vanlig")
+		other := newBrowser(t, srv.URL)
+		login(t, other, e, p)
+		if status, _, _ := other.get("/virksomheter"); status != http.StatusForbidden {
+			t.Fatalf("%d", status)
+		}
+	})
+
+	invToken := invitationToken(t, adminEmail, 1)
+	admin := newBrowser(t, srv.URL)
+	status, _, page = admin.get("/invitasjon/" + invToken)
+	if status != 200 || !strings.Contains(page, "Invitasjon til Helse Førde HF") || !strings.Contains(strings.ToLower(page), "/registrer?return_to=%2finvitasjon%2f"+strings.ToLower(invToken)) {
+		t.Fatalf("invitation page, signed out: %d\n%s", status, page)
+	}
+	email2, password2 := newUser(t, cfg, "Frida")
+	login(t, admin, email2, password2)
+	_, _, page = admin.get("/invitasjon/" + invToken)
+	status, where, page = admin.post("/invitasjon/"+invToken, url.Values{"_csrf": {csrfFrom(t, page)}})
+	if status != 200 || where != "/t/helse-forde-hf/" || !strings.Contains(page, "Administrator") {
+		t.Fatalf("after accepting: %d at %s\n%s", status, where, page)
+	}
+	if _, _, page = b.get(fordeURL); !strings.Contains(page, `data-testid="tenant-status">I bruk`) || !strings.Contains(page, "Godtatt") {
+		t.Fatalf("the RHF admin does not see the foretak active:\n%s", page)
+	}
+
+	t.Run("a used, unknown or revoked link grants nothing and says why", func(t *testing.T) {
+		stranger := newBrowser(t, srv.URL)
+		e, p := newUser(t, cfg, "Fremmed")
+		login(t, stranger, e, p)
+		_, _, page := stranger.get("/invitasjon/" + invToken)
+		if !strings.Contains(page, "allerede godtatt") {
+			t.Fatalf("used link:\n%s", page)
+		}
+		status, _, page := stranger.post("/invitasjon/"+invToken, url.Values{"_csrf": {csrfFrom(t, page)}})
+		if status != http.StatusConflict || !strings.Contains(page, "allerede brukt") {
+			t.Fatalf("accepting a used link: %d\n%s", status, page)
+		}
+		if status, _, page := stranger.get("/invitasjon/finnes-ikke-i-det-hele-tatt-123"); status != 404 || !strings.Contains(page, "Invitasjonen finnes ikke") {
+			t.Fatalf("unknown link: %d\n%s", status, page)
+		}
+		if status, _, _ := stranger.get("/t/helse-forde-hf/"); status != 404 {
+			t.Fatalf("a stranger reached the foretak: %d", status)
+		}
+	})
+
+	t.Run("suspension blocks the foretak's users at once; reopening lets them in", func(t *testing.T) {
+		_, _, page := b.get(fordeURL)
+		status, _, page := b.post(fordeURL+"/status", url.Values{"_csrf": {csrfFrom(t, page)}, "action": {"suspend"}, "reason": {""}})
+		if status != http.StatusUnprocessableEntity || !strings.Contains(page, "Skriv hvorfor") {
+			t.Fatalf("suspend without a reason: %d", status)
+		}
+		status, _, page = b.post(fordeURL+"/status", url.Values{"_csrf": {token}, "action": {"suspend"}, "reason": {"Avtalen er ikke på plass"}})
+		if status != 200 || !strings.Contains(page, "Stengt – Avtalen er ikke på plass") {
+			t.Fatalf("suspend: %d\n%s", status, page)
+		}
+		if status, _, page := admin.get("/t/helse-forde-hf/"); status != http.StatusForbidden || !strings.Contains(page, "midlertidig stengt") {
+			t.Fatalf("a suspended foretak's admin: %d\n%s", status, page)
+		}
+		if status, _, _ := b.post(fordeURL+"/status", url.Values{"_csrf": {token}, "action": {"reopen"}}); status != 200 {
+			t.Fatalf("reopen: %d", status)
+		}
+		if status, _, _ := admin.get("/t/helse-forde-hf/"); status != 200 {
+			t.Fatalf("after reopening: %d", status)
+		}
+	})
+}
+
+// The RHF admin's journey in a real browser: onboard a foretak, and its new
+// administrator registers from the e-mail link and lands in the foretak.
+func TestBrowserOnboardingForetak(t *testing.T) {
+	cfg := testConfig(t)
+	_, srv := startApp(t, cfg, true)
+	withRefData(t)
+	rhfEmail, rhfPassword := newUser(t, cfg, "Rita")
+	grantPlatform(t, cfg, rhfEmail, tenants.RoleRHFAdmin, "HV")
+	adminEmail := testenv.UniqueEmail("stavanger-admin")
+
+	ctx := chromium(t)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/virksomheter"),
+		chromedp.WaitVisible(chromedp.CSS(`form[data-group="password"] input[name="identifier"]`)),
+		chromedp.SendKeys(chromedp.CSS(`form[data-group="password"] input[name="identifier"]`), rhfEmail),
+		chromedp.SendKeys(chromedp.CSS(`form[data-group="password"] input[name="password"]`), rhfPassword),
+		chromedp.Click(chromedp.CSS(`form[data-group="password"] button[value="password"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="onboard-form"]`)),
+		chromedp.SetValue(chromedp.CSS(`#registry_id`), registryOrg(t, "983974678")), // Helse Stavanger HF
+		chromedp.SendKeys(chromedp.CSS(`#admin_email`), adminEmail),
+		chromedp.Click(chromedp.CSS(`[data-testid="onboard-form"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="invited"]`)),
+	)
+	if err != nil {
+		screenshot(t, ctx, "onboarding-rhf")
+		t.Fatalf("RHF admin: %v", err)
+	}
+	screenshot(t, ctx, "onboarding-rhf-done")
+	token := invitationToken(t, adminEmail, 1)
+
+	// The invitee, in the same browser after the RHF admin signs out.
+	var heading string
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`form[action="/logg-ut"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[data-group="password"]`)),
+		chromedp.Navigate(srv.URL+"/invitasjon/"+token),
+		chromedp.Click(chromedp.CSS(`[data-testid="register"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="traits.name.given"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="traits.email"]`), adminEmail),
+		chromedp.SendKeys(chromedp.CSS(`input[name="traits.name.given"]`), "Siv"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="traits.name.family"]`), "Stavang"),
+		chromedp.Click(chromedp.CSS(`form[data-group="profile"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[data-group="password"] input[name="password"]`)),
+		chromedp.SendKeys(chromedp.CSS(`form[data-group="password"] input[name="password"]`), "et-langt-nok-passord-42"),
+		chromedp.Click(chromedp.CSS(`form[data-group="password"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="accept"]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="accept"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`h1`)),
+	)
+	if err == nil {
+		heading, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`h1`)))
+	}
+	if err != nil || heading != "Helse Stavanger HF" {
+		screenshot(t, ctx, "onboarding-invitee")
+		t.Fatalf("invitee: heading %q, %v", heading, err)
+	}
+	screenshot(t, ctx, "onboarding-invitee-done")
+}

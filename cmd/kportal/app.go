@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -18,9 +19,11 @@ import (
 	"github.com/uptrace/bun"
 
 	"kportal/modules"
+	"kportal/modules/agreements"
 	"kportal/modules/health"
 	"kportal/modules/identity"
 	"kportal/modules/onboarding"
+	"kportal/modules/registrations"
 	"kportal/modules/web"
 	"kportal/policies"
 	"kportal/storage"
@@ -90,6 +93,11 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 		health.New(checks, a.metrics),
 		identity.New(a.kratos, a.sessions, nav, a.queue),
 		onboarding.New(a.db, nav, a.queue, cfg.BaseURL),
+		agreements.New(a.db, a.objects, nav, agreements.Options{}),
+		registrations.New(a.db, nav, func(ctx context.Context, tenantID uuid.UUID) (bool, error) {
+			s, err := agreements.InForce(ctx, a.db, tenantID)
+			return s != nil, err
+		}),
 	); err != nil {
 		return nil, err
 	}

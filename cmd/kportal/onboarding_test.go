@@ -270,7 +270,7 @@ func TestBrowserOnboardingForetak(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[data-group="password"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="accept"]`)),
 		chromedp.Click(chromedp.CSS(`[data-testid="accept"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`h1`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="tenant-home"]`)),
 	)
 	if err == nil {
 		heading, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`h1`)))

@@ -38,6 +38,9 @@ type Invitation struct {
 	AcceptedAt    *time.Time `bun:"accepted_at"`
 	AcceptedBy    *uuid.UUID `bun:"accepted_by,type:uuid"`
 	RevokedAt     *time.Time `bun:"revoked_at"`
+	// LisID is the LIS who invited their leder, veileder or a supervisor:
+	// accepting creates that relation.
+	LisID *uuid.UUID `bun:"lis_id,type:uuid"`
 }
 
 // Invitation states, derived from the timestamps.

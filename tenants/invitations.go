@@ -106,7 +106,8 @@ func CreateInvitation(ctx context.Context, tx bun.Tx, inv *Invitation) (string, 
 	if _, err := tx.NewInsert().Model(inv).Returning("*").Exec(ctx); err != nil {
 		return "", err
 	}
-	return token, nil
+	return token, Audit(ctx, tx, &AuditEntry{TenantID: inv.TenantID, ActorID: inv.InvitedBy, ActorName: inv.InvitedByName,
+		Action: AuditInvitationSent, SubjectName: inv.Email, Details: inv.Role})
 }
 
 // InvitationByToken finds the invitation a link's token belongs to, and its
@@ -163,8 +164,16 @@ func AcceptInvitation(ctx context.Context, db bun.IDB, token string, personID uu
 		if n, _ := res.RowsAffected(); n != 1 {
 			return apperr.New(apperr.Conflict, "Invitasjonen ble endret mens du svarte. Last siden på nytt.")
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO memberships (tenant_id, person_id, role) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-			t.ID, personID, inv.Role); err != nil {
+		actor := Actor{PersonID: personID, Name: inv.Email}
+		if err := Audit(ctx, tx, &AuditEntry{TenantID: t.ID, ActorID: &personID, ActorName: inv.Email, Action: AuditInvitationAccepted,
+			SubjectID: &personID, Details: inv.Role + " (invitert av " + inv.InvitedByName + ")"}); err != nil {
+			return err
+		}
+		if inv.LisID != nil {
+			if err := SetRelation(ctx, tx, t.ID, *inv.LisID, inv.Role, personID, actor); err != nil {
+				return err
+			}
+		} else if err := GrantRole(ctx, tx, t.ID, personID, inv.Role, actor); err != nil {
 			return err
 		}
 		if inv.Role == "tenant_admin" && t.Status == StatusPending {
@@ -201,7 +210,7 @@ func RevokeInvitation(ctx context.Context, db bun.IDB, scope Scope, id uuid.UUID
 		if n, _ := res.RowsAffected(); n == 0 {
 			return apperr.New(apperr.NotFound, "Fant ingen åpen invitasjon å trekke tilbake.")
 		}
-		return nil
+		return Audit(ctx, tx, &AuditEntry{TenantID: scope.TenantID, ActorID: actorPtr(scope.PersonID), Action: AuditInvitationRevoked, Details: id.String()})
 	})
 }
 
@@ -228,7 +237,7 @@ func Reinvite(ctx context.Context, db bun.IDB, scope Scope, id uuid.UUID, byName
 			Exec(ctx); err != nil {
 			return err
 		}
-		inv = Invitation{TenantID: scope.TenantID, Email: old.Email, Role: old.Role, InvitedByName: byName}
+		inv = Invitation{TenantID: scope.TenantID, Email: old.Email, Role: old.Role, InvitedByName: byName, LisID: old.LisID}
 		if scope.PersonID != uuid.Nil {
 			inv.InvitedBy = &scope.PersonID
 		}
@@ -239,4 +248,72 @@ func Reinvite(ctx context.Context, db bun.IDB, scope Scope, id uuid.UUID, byName
 		return nil, "", err
 	}
 	return &inv, token, nil
+}
+
+// InviteForLIS stores an invitation from a LIS to their leder, veileder or a
+// supervisor, in the LIS's tenant. One invitation per role, also when one
+// person holds several: a second open leder or veileder invitation is
+// refused, as is a second open supervisor invitation to the same address.
+func InviteForLIS(ctx context.Context, db bun.IDB, tenantID uuid.UUID, lis Actor, email, role string) (*Invitation, string, error) {
+	if !IsRelationKind(role) {
+		return nil, "", apperr.InvalidFields(map[string]string{"role": "Velg leder, veileder eller supervisør."})
+	}
+	email, err := CheckEmail(email)
+	if err != nil {
+		return nil, "", apperr.InvalidFields(map[string]string{"email": apperr.MessageOf(err)})
+	}
+	inv := &Invitation{TenantID: tenantID, Email: email, Role: role, InvitedBy: &lis.PersonID, InvitedByName: lis.Name, LisID: &lis.PersonID}
+	var token string
+	err = WithTenantTx(ctx, db, Scope{TenantID: tenantID, PersonID: lis.PersonID}, func(ctx context.Context, tx bun.Tx) error {
+		// Serialise invitations of one LIS, so two clicks cannot both pass the check.
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext(?))", "invite:"+lis.PersonID.String()); err != nil {
+			return err
+		}
+		var open []Invitation
+		if err := tx.NewSelect().Model(&open).
+			Where("tenant_id = ? AND lis_id = ? AND role = ? AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > now()", tenantID, lis.PersonID, role).
+			Scan(ctx); err != nil {
+			return err
+		}
+		for _, o := range open {
+			if role != RelSupervisor {
+				return apperr.New(apperr.Conflict, "Du har allerede en aktiv invitasjon til %s (%s). Trekk den tilbake eller send den på nytt før du inviterer en annen.", strings.ToLower(roleLabel(role)), o.Email)
+			}
+			if o.Email == email {
+				return apperr.New(apperr.Conflict, "%s er allerede invitert som supervisør. Du kan sende invitasjonen på nytt.", email)
+			}
+		}
+		var err error
+		token, err = CreateInvitation(ctx, tx, inv)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return inv, token, nil
+}
+
+// InvitationsFrom lists the invitations a LIS has sent in a tenant, newest first.
+func InvitationsFrom(ctx context.Context, db bun.IDB, tenantID, lisID uuid.UUID) ([]Invitation, error) {
+	var out []Invitation
+	err := WithTenantTx(ctx, db, Scope{TenantID: tenantID}, func(ctx context.Context, tx bun.Tx) error {
+		return tx.NewSelect().Model(&out).Where("tenant_id = ? AND lis_id = ?", tenantID, lisID).Order("created_at DESC").Scan(ctx)
+	})
+	return out, err
+}
+
+// OwnInvitation loads an invitation the LIS sent, or not found.
+func OwnInvitation(ctx context.Context, db bun.IDB, tenantID, lisID, id uuid.UUID) (*Invitation, error) {
+	inv := new(Invitation)
+	err := WithTenantTx(ctx, db, Scope{TenantID: tenantID}, func(ctx context.Context, tx bun.Tx) error {
+		return tx.NewSelect().Model(inv).Where("tenant_id = ? AND id = ? AND lis_id = ?", tenantID, id, lisID).Scan(ctx)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, apperr.Default(apperr.NotFound)
+	}
+	return inv, err
+}
+
+func roleLabel(role string) string {
+	return map[string]string{"lis": "LIS", "leder": "Leder", "veileder": "Veileder", "supervisor": "Supervisør", "uao": "UAO", "tenant_admin": "Administrator"}[role]
 }

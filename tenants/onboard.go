@@ -272,8 +272,10 @@ func Onboard(ctx context.Context, db bun.IDB, r Reach, by Actor, o Onboarding) (
 			return err
 		}
 		var err error
-		token, err = CreateInvitation(ctx, tx, inv)
-		return err
+		if token, err = CreateInvitation(ctx, tx, inv); err != nil {
+			return err
+		}
+		return Audit(ctx, tx, &AuditEntry{TenantID: t.ID, ActorID: &by.PersonID, ActorName: by.Name, Action: AuditTenantOnboarded, Details: t.Name})
 	})
 	if err != nil {
 		return nil, nil, "", err
@@ -283,7 +285,7 @@ func Onboard(ctx context.Context, db bun.IDB, r Reach, by Actor, o Onboarding) (
 
 // SetSuspended closes a tenant to its users at once; every row stays. Reactivate
 // with suspend false opens it again (pending when it never got an administrator).
-func SetSuspended(ctx context.Context, db bun.IDB, id uuid.UUID, suspend bool, reason string) (*Tenant, error) {
+func SetSuspended(ctx context.Context, db bun.IDB, by Actor, id uuid.UUID, suspend bool, reason string) (*Tenant, error) {
 	reason = strings.TrimSpace(reason)
 	if suspend && reason == "" {
 		return nil, apperr.InvalidFields(map[string]string{"reason": "Skriv hvorfor virksomheten stenges; det vises for administratorene."})
@@ -312,8 +314,14 @@ func SetSuspended(ctx context.Context, db bun.IDB, id uuid.UUID, suspend bool, r
 		}
 		now := time.Now()
 		t.Status, t.StatusReason, t.StatusChangedAt = to, reason, &now
-		_, err := tx.NewUpdate().Model(t).Column("status", "status_reason", "status_changed_at").WherePK().Exec(ctx)
-		return err
+		if _, err := tx.NewUpdate().Model(t).Column("status", "status_reason", "status_changed_at").WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		action := AuditTenantReopened
+		if suspend {
+			action = AuditTenantSuspended
+		}
+		return Audit(ctx, tx, &AuditEntry{TenantID: id, ActorID: actorPtr(by.PersonID), ActorName: by.Name, Action: action, Details: reason})
 	})
 	if err != nil {
 		return nil, err

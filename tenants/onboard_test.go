@@ -130,17 +130,17 @@ func TestOnboardForetakAndAcceptInvitation(t *testing.T) {
 		}
 	})
 	t.Run("suspend blocks, keeps rows, and reactivates", func(t *testing.T) {
-		if _, err := tenants.SetSuspended(ctx, db, tn.ID, true, ""); apperr.FieldsOf(err)["reason"] == "" {
+		if _, err := tenants.SetSuspended(ctx, db, rhfAdmin, tn.ID, true, ""); apperr.FieldsOf(err)["reason"] == "" {
 			t.Fatalf("suspending without a reason: %v", err)
 		}
-		got, err := tenants.SetSuspended(ctx, db, tn.ID, true, "Avtalen er sagt opp")
+		got, err := tenants.SetSuspended(ctx, db, rhfAdmin, tn.ID, true, "Avtalen er sagt opp")
 		if err != nil || got.Status != tenants.StatusSuspended || got.StatusReason != "Avtalen er sagt opp" {
 			t.Fatalf("suspend: %+v %v", got, err)
 		}
 		if n := count(t, db, tenants.Scope{TenantID: tn.ID}); n != 1 {
 			t.Fatalf("suspension lost memberships: %d", n)
 		}
-		got, err = tenants.SetSuspended(ctx, db, tn.ID, false, "")
+		got, err = tenants.SetSuspended(ctx, db, rhfAdmin, tn.ID, false, "")
 		if err != nil || got.Status != tenants.StatusActive || got.StatusReason != "" {
 			t.Fatalf("reactivate: %+v %v", got, err)
 		}

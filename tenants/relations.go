@@ -56,13 +56,11 @@ func SetRelation(ctx context.Context, tx bun.Tx, tenantID, lisID uuid.UUID, kind
 	if err != nil {
 		return err
 	}
-	for _, m := range []struct {
-		person uuid.UUID
-		role   string
-	}{{lisID, "lis"}, {personID, kind}} {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO memberships (tenant_id, person_id, role) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", tenantID, m.person, m.role); err != nil {
-			return err
-		}
+	if err := GrantRole(ctx, tx, tenantID, lisID, "lis", actor); err != nil {
+		return err
+	}
+	if err := GrantRole(ctx, tx, tenantID, personID, kind, actor); err != nil {
+		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil

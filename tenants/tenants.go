@@ -157,3 +157,55 @@ func AddMembership(ctx context.Context, db bun.IDB, tenantID, personID uuid.UUID
 		return err
 	})
 }
+
+// Roles a person can hold in a tenant.
+var TenantRoles = []string{"lis", "leder", "veileder", "supervisor", "uao", "tenant_admin"}
+
+// IsTenantRole reports whether r is a tenant role.
+func IsTenantRole(r string) bool {
+	for _, x := range TenantRoles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// GrantRole gives a person a role in the tenant in force in tx and records
+// who did it (nothing is recorded when the person had the role already).
+func GrantRole(ctx context.Context, tx bun.Tx, tenantID, personID uuid.UUID, role string, actor Actor) error {
+	if !IsTenantRole(role) {
+		return apperr.New(apperr.Invalid, "Ukjent rolle %q.", role)
+	}
+	res, err := tx.ExecContext(ctx, "INSERT INTO memberships (tenant_id, person_id, role) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", tenantID, personID, role)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	return Audit(ctx, tx, &AuditEntry{TenantID: tenantID, ActorID: actorPtr(actor.PersonID), ActorName: actor.Name, Action: AuditRoleGranted, SubjectID: &personID, Details: role})
+}
+
+// RevokeRole takes a role from a person in the tenant in force in tx. Taking
+// the leder, veileder or supervisor role also ends those relations.
+func RevokeRole(ctx context.Context, tx bun.Tx, tenantID, personID uuid.UUID, role string, actor Actor) error {
+	res, err := tx.ExecContext(ctx, "DELETE FROM memberships WHERE tenant_id = ? AND person_id = ? AND role = ?", tenantID, personID, role)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return apperr.New(apperr.NotFound, "Personen har ikke denne rollen.")
+	}
+	if IsRelationKind(role) {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM relations WHERE tenant_id = ? AND person_id = ? AND kind = ?", tenantID, personID, role); err != nil {
+			return err
+		}
+	}
+	if role == "lis" {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM relations WHERE tenant_id = ? AND lis_id = ?", tenantID, personID); err != nil {
+			return err
+		}
+	}
+	return Audit(ctx, tx, &AuditEntry{TenantID: tenantID, ActorID: actorPtr(actor.PersonID), ActorName: actor.Name, Action: AuditRoleRevoked, SubjectID: &personID, Details: role})
+}

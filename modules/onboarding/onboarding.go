@@ -230,7 +230,7 @@ func (m *Module) setStatus(c echo.Context) error {
 		return err
 	}
 	suspend := c.FormValue("action") == "suspend"
-	nt, err := tenants.SetSuspended(c.Request().Context(), m.db, t.ID, suspend, c.FormValue("reason"))
+	nt, err := tenants.SetSuspended(c.Request().Context(), m.db, tenants.Actor{PersonID: viewer(c).PersonID, Name: viewer(c).Name()}, t.ID, suspend, c.FormValue("reason"))
 	if apperr.Is(err, apperr.Invalid) || apperr.Is(err, apperr.Conflict) {
 		return m.renderDetail(c, apperr.Status(apperr.CodeOf(err)), t, err)
 	}

@@ -23,6 +23,7 @@ import (
 	"kportal/modules/health"
 	"kportal/modules/identity"
 	"kportal/modules/onboarding"
+	"kportal/modules/people"
 	"kportal/modules/registrations"
 	"kportal/modules/web"
 	"kportal/policies"
@@ -93,6 +94,7 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 		health.New(checks, a.metrics),
 		identity.New(a.kratos, a.sessions, nav, a.queue),
 		onboarding.New(a.db, nav, a.queue, cfg.BaseURL),
+		people.New(a.db, nav),
 		agreements.New(a.db, a.objects, nav, agreements.Options{}),
 		registrations.New(a.db, nav, func(ctx context.Context, tenantID uuid.UUID) (bool, error) {
 			s, err := agreements.InForce(ctx, a.db, tenantID)

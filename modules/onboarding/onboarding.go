@@ -60,7 +60,7 @@ func (m *Module) Policies() []policies.Rule {
 	for _, role := range []string{tenants.RoleRHFAdmin, tenants.RoleHdir, tenants.RolePlatformAdmin} {
 		out = append(out, policies.Rule{Role: role, Object: "tenant", Action: "onboard"})
 	}
-	return out
+	return append(out, policies.Rule{Role: "lis", Object: "invitation", Action: "send"})
 }
 
 func (m *Module) Routes(r *modules.Router) {
@@ -72,9 +72,27 @@ func (m *Module) Routes(r *modules.Router) {
 	r.POST("/virksomheter/:id/invitasjoner/:inv/send-igjen", m.resend, onboard)
 	r.GET("/invitasjon/:token", m.invitation, modules.Public())
 	r.POST("/invitasjon/:token", m.accept, modules.SignedIn())
+	m.lisRoutes(r)
 }
 
 func (m *Module) Nav(v *modules.Viewer) []modules.NavItem {
+	var lis []modules.NavItem
+	if v.Tenant != nil && hasRole(v.RolesIn(v.Tenant.ID), "lis") {
+		lis = []modules.NavItem{{Label: "Veiledere og ledere", Href: "/t/" + v.Tenant.Slug + "/invitasjoner", Order: 40}}
+	}
+	return append(lis, m.platformNav(v)...)
+}
+
+func hasRole(roles []string, role string) bool {
+	for _, r := range roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Module) platformNav(v *modules.Viewer) []modules.NavItem {
 	r := tenants.ReachOf(v.PlatformRoles)
 	switch {
 	case r.Empty():
@@ -162,11 +180,17 @@ func (m *Module) create(c echo.Context) error {
 func (m *Module) mailInvitation(c echo.Context, t *tenants.Tenant, inv *tenants.Invitation, token string) string {
 	link := m.baseURL + "/invitasjon/" + token
 	until := inv.ExpiresAt.In(oslo).Format("2.1.2006")
-	who := inv.InvitedByName
-	text := fmt.Sprintf("Hei,\n\n%s har invitert deg til å være %s for %s i kportal, der legene i spesialisering dokumenterer utdanningen sin.\n\nÅpne lenken for å godta invitasjonen. Har du ikke bruker i kportal, oppretter du en underveis:\n%s\n\nLenken virker til og med %s. Var invitasjonen ikke ment for deg, kan du se bort fra den.\n\nHilsen kportal",
-		who, strings.ToLower(web.RoleName(inv.Role)), t.Name, link, until)
-	html := fmt.Sprintf(`<p>Hei,</p><p>%s har invitert deg til å være %s for <strong>%s</strong> i kportal, der legene i spesialisering dokumenterer utdanningen sin.</p><p><a href="%s">Godta invitasjonen</a></p><p>Har du ikke bruker i kportal, oppretter du en underveis. Lenken virker til og med %s. Var invitasjonen ikke ment for deg, kan du se bort fra den.</p><p>Hilsen kportal</p>`,
-		template.HTMLEscapeString(who), template.HTMLEscapeString(strings.ToLower(web.RoleName(inv.Role))), template.HTMLEscapeString(t.Name), template.HTMLEscapeString(link), until)
+	// "Eva Solberg har invitert deg til å være administrator for Helse Førde HF",
+	// "Kari Nordmann (lege i spesialisering ved Helse Bergen HF) har invitert deg
+	// til å være veilederen sin".
+	who, what := inv.InvitedByName, strings.ToLower(web.RoleName(inv.Role))+" for "+t.Name
+	if inv.LisID != nil {
+		who, what = inv.InvitedByName+" (lege i spesialisering ved "+t.Name+")", strings.ToLower(web.RoleName(inv.Role))+"en sin"
+	}
+	text := fmt.Sprintf("Hei,\n\n%s har invitert deg til å være %s i kportal, der legene i spesialisering dokumenterer utdanningen sin.\n\nÅpne lenken for å godta invitasjonen. Har du ikke bruker i kportal, oppretter du en underveis:\n%s\n\nLenken virker til og med %s. Var invitasjonen ikke ment for deg, kan du se bort fra den.\n\nHilsen kportal",
+		who, what, link, until)
+	html := fmt.Sprintf(`<p>Hei,</p><p>%s har invitert deg til å være <strong>%s</strong> i kportal, der legene i spesialisering dokumenterer utdanningen sin.</p><p><a href="%s">Godta invitasjonen</a></p><p>Har du ikke bruker i kportal, oppretter du en underveis. Lenken virker til og med %s. Var invitasjonen ikke ment for deg, kan du se bort fra den.</p><p>Hilsen kportal</p>`,
+		template.HTMLEscapeString(who), template.HTMLEscapeString(what), template.HTMLEscapeString(link), until)
 	task, err := workers.NewSendMailTask(workers.Mail{To: inv.Email, Subject: "Invitasjon til kportal: " + t.Name, Text: text, HTML: html}, workers.QueueCritical)
 	if err == nil {
 		_, err = m.queue.EnqueueContext(c.Request().Context(), task)

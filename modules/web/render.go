@@ -39,6 +39,7 @@ type Pages struct {
 var Funcs = template.FuncMap{
 	"roleName":  RoleName,
 	"roleNames": func(roles []string) string { return RoleNames(roles) },
+	"lower":     strings.ToLower,
 }
 
 // NewPages parses every *.html file in fsys (each defining "content" and

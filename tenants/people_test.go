@@ -253,7 +253,7 @@ func TestIsolationPeople(t *testing.T) {
 	counts := func(tenant uuid.UUID) (n [3]int) {
 		inTenant(t, db, tenant, func(ctx context.Context, tx bun.Tx) error {
 			for i, table := range []string{"relations", "delegations", "audit_log"} {
-				if err := tx.NewRaw("SELECT count(*) FROM " + table).Scan(ctx, &n[i]); err != nil {
+				if err := tx.NewRaw("SELECT count(*) FROM "+table).Scan(ctx, &n[i]); err != nil {
 					return err
 				}
 			}

@@ -23,7 +23,12 @@ type Host struct {
 	routes []RouteInfo
 	db     bun.IDB
 	authz  Authorizer
+	// onEnter is told each time a member passes into a tenant (audit).
+	onEnter func(ctx context.Context, v *Viewer) error
 }
+
+// OnEnter sets what is told when a member passes the guard into a tenant.
+func (h *Host) OnEnter(fn func(ctx context.Context, v *Viewer) error) { h.onEnter = fn }
 
 // NewHost returns an empty host. db holds the per-tenant module switches;
 // authz decides Need(...) routes.

@@ -129,6 +129,11 @@ func (h *Host) guard(m Info, a Access) echo.MiddlewareFunc {
 				if v.Tenant.Status == "suspended" {
 					return apperr.New(apperr.Forbidden, "%s er midlertidig stengt i kportal. Kontakt virksomhetens administrator.", v.Tenant.Name)
 				}
+				if h.onEnter != nil {
+					if err := h.onEnter(c.Request().Context(), v); err != nil {
+						return err
+					}
+				}
 				if m.Optional {
 					on, err := h.Enabled(c.Request().Context(), v.Tenant.ID, m.ID)
 					if err != nil {

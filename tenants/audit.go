@@ -2,6 +2,7 @@ package tenants
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -87,4 +88,40 @@ func actorPtr(id uuid.UUID) *uuid.UUID {
 		return nil
 	}
 	return &id
+}
+
+// Entries records that people entered a tenant (the audit log's sign-ins to a
+// tenant): once per person and tenant within Every, per process, so a busy
+// day is a line, not thousands.
+type Entries struct {
+	DB    bun.IDB
+	Every time.Duration
+
+	mu   sync.Mutex
+	seen map[[2]uuid.UUID]time.Time
+}
+
+// Record notes that person entered tenant, unless it did so recently.
+func (e *Entries) Record(ctx context.Context, tenantID uuid.UUID, person Actor) error {
+	key, now := [2]uuid.UUID{tenantID, person.PersonID}, time.Now()
+	e.mu.Lock()
+	if e.seen == nil || len(e.seen) > 100_000 {
+		e.seen = map[[2]uuid.UUID]time.Time{}
+	}
+	last, ok := e.seen[key]
+	if ok && now.Sub(last) < e.Every {
+		e.mu.Unlock()
+		return nil
+	}
+	e.seen[key] = now
+	e.mu.Unlock()
+	err := WithTenantTx(ctx, e.DB, Scope{TenantID: tenantID, PersonID: person.PersonID}, func(ctx context.Context, tx bun.Tx) error {
+		return Audit(ctx, tx, &AuditEntry{TenantID: tenantID, ActorID: &person.PersonID, ActorName: person.Name, Action: AuditTenantEntered})
+	})
+	if err != nil {
+		e.mu.Lock()
+		delete(e.seen, key) // try again on the next request
+		e.mu.Unlock()
+	}
+	return err
 }

@@ -28,6 +28,7 @@ import (
 	"kportal/modules/web"
 	"kportal/policies"
 	"kportal/storage"
+	"kportal/tenants"
 	"kportal/workers"
 )
 
@@ -80,6 +81,10 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 	a.queue = asynq.NewClient(a.redis)
 
 	a.host = modules.NewHost(a.db, nil)
+	entries := &tenants.Entries{DB: a.db, Every: 12 * time.Hour}
+	a.host.OnEnter(func(ctx context.Context, v *modules.Viewer) error {
+		return entries.Record(ctx, v.Tenant.ID, tenants.Actor{PersonID: v.PersonID, Name: v.Name()})
+	})
 	nav := a.host.Nav
 	a.sessions = identity.NewSessions(a.kratos, a.db, a.log, cfg.SessionCache)
 	a.web = web.New(nav)

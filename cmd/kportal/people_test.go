@@ -201,6 +201,20 @@ func TestDelegationPages(t *testing.T) {
 	if status, _, _ := lis.get(base); status != http.StatusForbidden {
 		t.Fatalf("a LIS on the delegation page: %d", status)
 	}
+	log, err := tenants.AuditLog(context.Background(), testenv.Get(t).App, tn.ID, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, actions := 0, map[string]bool{}
+	for _, e := range log {
+		actions[e.Action] = true
+		if e.Action == tenants.AuditTenantEntered && e.ActorName == "Leif Testesen" {
+			entered++
+		}
+	}
+	if entered != 1 || !actions[tenants.AuditDelegationGranted] || !actions[tenants.AuditDelegationRevoked] {
+		t.Fatalf("audit log after many page views: %d entries of the leder entering; actions %v", entered, actions)
+	}
 	_, _, mine := b.get("/roller")
 	if !strings.Contains(mine, "Testvik kommune") || !strings.Contains(mine, "Leder") {
 		t.Fatalf("Mine roller:\n%s", mine)

@@ -47,6 +47,9 @@ type NavItem struct {
 	Label string // Norwegian
 	Href  string
 	Order int // lower comes first
+	// Home also shows the entry as a card on the home page (work that is not
+	// in one tenant, such as an RHF admin's foretak).
+	Home bool
 }
 
 // Schedules is implemented by modules with periodic jobs.

@@ -106,7 +106,9 @@ func TestOnboardingForetak(t *testing.T) {
 	}
 
 	b := newBrowser(t, srv.URL)
-	login(t, b, rhfEmail, rhfPassword)
+	if home := login(t, b, rhfEmail, rhfPassword); !strings.Contains(home, `data-testid="platform-work"`) || !strings.Contains(home, `href="/virksomheter"`) || strings.Contains(home, "ikke knyttet til noen virksomhet") {
+		t.Fatalf("the RHF admin's home page does not lead to the foretak:\n%s", home)
+	}
 	status, _, page := b.get("/virksomheter")
 	if status != 200 || !strings.Contains(page, "Foretak i Helse Vest RHF") || !strings.Contains(page, "Helse Førde HF") || strings.Contains(page, "Nord-Norge") {
 		t.Fatalf("RHF admin's page: %d\n%s", status, page)

@@ -98,11 +98,11 @@ func (m *Module) platformNav(v *modules.Viewer) []modules.NavItem {
 	case r.Empty():
 		return nil
 	case len(r.RHFs) > 0 && !r.Kommuner && !r.All:
-		return []modules.NavItem{{Label: "Foretak", Href: "/virksomheter", Order: 50}}
+		return []modules.NavItem{{Label: "Foretak", Href: "/virksomheter", Order: 50, Home: true}}
 	case r.Kommuner && len(r.RHFs) == 0 && !r.All:
-		return []modules.NavItem{{Label: "Kommuner", Href: "/virksomheter", Order: 50}}
+		return []modules.NavItem{{Label: "Kommuner", Href: "/virksomheter", Order: 50, Home: true}}
 	}
-	return []modules.NavItem{{Label: "Virksomheter", Href: "/virksomheter", Order: 50}}
+	return []modules.NavItem{{Label: "Virksomheter", Href: "/virksomheter", Order: 50, Home: true}}
 }
 
 func viewer(c echo.Context) *modules.Viewer { return modules.ViewerFrom(c.Request().Context()) }

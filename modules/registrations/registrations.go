@@ -91,7 +91,7 @@ func (m *Module) Nav(v *modules.Viewer) []modules.NavItem {
 		out = append(out, modules.NavItem{Label: "Utdanningsvirksomhet", Href: "/t/" + v.Tenant.Slug + "/utdanningsvirksomhet", Order: 50})
 	}
 	if v.HasPlatformRole(tenants.RoleHdir) {
-		out = append(out, modules.NavItem{Label: "Registreringer", Href: "/hdir/registreringer", Order: 60})
+		out = append(out, modules.NavItem{Label: "Registreringer", Href: "/hdir/registreringer", Order: 60, Home: true})
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 
 	"kportal/modules/identity"
 	"kportal/storage"
@@ -82,6 +83,7 @@ func runSeed(ctx context.Context, cfg *config, args []string) error {
 		}
 		ids[t.Slug] = t.ID
 	}
+	people := map[string]uuid.UUID{}
 	for _, u := range demoUsers {
 		id, err := k.EnsureIdentity(ctx, u.Email, u.Given, u.Family, DemoPassword)
 		if err != nil {
@@ -93,6 +95,7 @@ func runSeed(ctx context.Context, cfg *config, args []string) error {
 		if err != nil {
 			return err
 		}
+		people[u.Email] = personID
 		for _, pr := range u.Platform {
 			if err := tenants.GrantPlatformRole(ctx, db, personID, pr.Role, pr.RHF); err != nil {
 				return fmt.Errorf("platform role %s %s: %w", u.Email, pr.Role, err)
@@ -105,6 +108,26 @@ func runSeed(ctx context.Context, cfg *config, args []string) error {
 				}
 			}
 		}
+	}
+	// Kari's people at Helse Bergen, and the UAO who follows her specialty.
+	p := func(name string) uuid.UUID { return people[name+"@demo.kportal.no"] }
+	seeder := tenants.Actor{Name: "demo"}
+	err = tenants.WithTenantTx(ctx, db, tenants.Scope{TenantID: ids["helse-bergen"]}, func(ctx context.Context, tx bun.Tx) error {
+		hb := ids["helse-bergen"]
+		for _, r := range []struct {
+			kind, person string
+		}{{"leder", "per.leder"}, {"veileder", "ingrid.veileder"}, {"supervisor", "ola.supervisor"}, {"supervisor", "ingrid.veileder"}} {
+			if err := tenants.SetRelation(ctx, tx, hb, p("kari.lis"), r.kind, p(r.person), seeder); err != nil {
+				return err
+			}
+		}
+		if err := tenants.SetSpecialties(ctx, tx, hb, p("kari.lis"), "lis", []string{"ORT"}); err != nil {
+			return err
+		}
+		return tenants.SetSpecialties(ctx, tx, hb, p("nils.uao"), "uao", []string{"ORT", "GEN"})
+	})
+	if err != nil {
+		return fmt.Errorf("demo relations: %w", err)
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "Demo users (password %s):\n", DemoPassword)

@@ -47,6 +47,14 @@ func TestSeedTwice(t *testing.T) {
 	if strings.Join(got, " ") != "bergen:lis helse-bergen:lis" {
 		t.Fatalf("Sigrid's memberships after two seeds: %v", got)
 	}
+	var kari uuid.UUID
+	if err := env.App.NewRaw("SELECT id FROM people WHERE email = 'kari.lis@demo.kportal.no'").Scan(context.Background(), &kari); err != nil {
+		t.Fatal(err)
+	}
+	rels, err := tenants.RelationsOf(context.Background(), env.App, kari)
+	if err != nil || len(rels) != 4 {
+		t.Fatalf("Kari's relations after two seeds: %d %v", len(rels), err)
+	}
 	var linked int
 	if err := env.App.NewRaw(`SELECT count(*) FROM tenants t JOIN org_registry o ON o.id = t.registry_id WHERE t.slug IN ('helse-bergen', 'ous', 'bergen')`).Scan(context.Background(), &linked); err != nil || linked != 3 {
 		t.Fatalf("demo tenants linked to reference data: %d %v", linked, err)

@@ -25,6 +25,7 @@ import (
 	"kportal/modules/onboarding"
 	"kportal/modules/people"
 	"kportal/modules/registrations"
+	"kportal/modules/roles"
 	"kportal/modules/web"
 	"kportal/policies"
 	"kportal/storage"
@@ -46,6 +47,7 @@ type app struct {
 	sessions *identity.Sessions
 	web      *web.Module
 	metrics  *prometheus.Registry
+	probe    bool // the role matrix test: real guard, stand-in handlers
 }
 
 func newLogger(level string) *slog.Logger {
@@ -99,6 +101,7 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 		health.New(checks, a.metrics),
 		identity.New(a.kratos, a.sessions, nav, a.queue),
 		onboarding.New(a.db, nav, a.queue, cfg.BaseURL),
+		roles.New(a.db, nav, a.kratos),
 		people.New(a.db, nav),
 		agreements.New(a.db, a.objects, nav, agreements.Options{}),
 		registrations.New(a.db, nav, func(ctx context.Context, tenantID uuid.UUID) (bool, error) {
@@ -167,7 +170,11 @@ func (a *app) server() *echo.Echo {
 	)
 	e.Use(web.Security(a.cfg.SecureCookies)...)
 	e.Use(a.sessions.Middleware())
-	a.host.Mount(e)
+	if a.probe {
+		a.host.MountProbe(e)
+	} else {
+		a.host.Mount(e)
+	}
 	e.Server.ReadHeaderTimeout = 10 * time.Second
 	e.Server.IdleTimeout = 2 * time.Minute
 	return e

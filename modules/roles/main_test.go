@@ -1,0 +1,9 @@
+package roles
+
+import (
+	"testing"
+
+	"kportal/storage/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }

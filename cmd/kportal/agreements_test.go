@@ -13,47 +13,11 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/google/uuid"
 
 	"kportal/modules/agreements"
-	"kportal/modules/identity"
-	"kportal/storage/testenv"
 	"kportal/tenants"
 	"kportal/workers"
 )
-
-// agrTenant creates a tenant of a kind, as the owner role.
-func agrTenant(t *testing.T, name string, kind tenants.Kind) *tenants.Tenant {
-	t.Helper()
-	slug := "agr-" + uuid.NewString()[:8]
-	tn := &tenants.Tenant{Slug: slug, Name: name, Kind: kind}
-	if kind == tenants.KindKommune {
-		tn.Kommunenummer = "3218"
-	}
-	if err := tenants.Create(context.Background(), testenv.Get(t).Owner, tn); err != nil {
-		t.Fatal(err)
-	}
-	return tn
-}
-
-// agrMember creates a user with a role in tenant and returns their login.
-func agrMember(t *testing.T, cfg *config, given string, tn *tenants.Tenant, role string) (email, password string, person uuid.UUID) {
-	t.Helper()
-	email, password = newUser(t, cfg, given)
-	ctx := context.Background()
-	id, err := identity.NewKratos(cfg.KratosPublic, cfg.KratosAdmin).EnsureIdentity(ctx, email, "", "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := testenv.Get(t)
-	if person, err = identity.EnsurePerson(ctx, env.Owner, uuid.MustParse(id.Id), identity.TraitsOf(id)); err != nil {
-		t.Fatal(err)
-	}
-	if err := tenants.AddMembership(ctx, env.Owner, tn.ID, person, role); err != nil {
-		t.Fatal(err)
-	}
-	return email, password, person
-}
 
 var agrReceiptRe = regexp.MustCompile(`href="(/t/[a-z0-9-]+/databehandleravtale/kvittering/([0-9a-f-]{36}))"`)
 
@@ -79,8 +43,8 @@ func agrDownload(t *testing.T, b *browser, href, version string) {
 func TestAgreementBrowserSignAndReceipt(t *testing.T) {
 	cfg := testConfig(t)
 	a, srv := startApp(t, cfg, false)
-	kommune := agrTenant(t, "Ås kommune", tenants.KindKommune)
-	email, password, _ := agrMember(t, cfg, "Astrid", kommune, "tenant_admin")
+	kommune := testTenant(t, "Ås kommune", tenants.KindKommune)
+	email, password, _ := member(t, cfg, "Astrid", kommune, "tenant_admin")
 	page := "/t/" + kommune.Slug + "/databehandleravtale"
 
 	ctx := chromium(t)
@@ -151,10 +115,10 @@ func TestAgreementHTTPRefusalsAndIsolation(t *testing.T) {
 	cfg := testConfig(t)
 	a, srv := startApp(t, cfg, false)
 	ctx := context.Background()
-	kommune := agrTenant(t, "Vik kommune", tenants.KindKommune)
-	other := agrTenant(t, "Bø kommune", tenants.KindKommune)
-	hf := agrTenant(t, "Helse Test HF", tenants.KindHF)
-	adminEmail, adminPassword, _ := agrMember(t, cfg, "Vigdis", kommune, "tenant_admin")
+	kommune := testTenant(t, "Vik kommune", tenants.KindKommune)
+	other := testTenant(t, "Bø kommune", tenants.KindKommune)
+	hf := testTenant(t, "Helse Test HF", tenants.KindHF)
+	adminEmail, adminPassword, _ := member(t, cfg, "Vigdis", kommune, "tenant_admin")
 	page := "/t/" + kommune.Slug + "/databehandleravtale"
 	b := newBrowser(t, srv.URL)
 	login(t, b, adminEmail, adminPassword)
@@ -264,7 +228,7 @@ func TestAgreementHTTPRefusalsAndIsolation(t *testing.T) {
 	})
 
 	t.Run("another tenant's people get 404", func(t *testing.T) {
-		email, password, _ := agrMember(t, cfg, "Bjarne", other, "tenant_admin")
+		email, password, _ := member(t, cfg, "Bjarne", other, "tenant_admin")
 		ob := newBrowser(t, srv.URL)
 		login(t, ob, email, password)
 		for _, path := range []string{receipt, page, "/t/" + other.Slug + "/databehandleravtale/kvittering/" + receiptID} {
@@ -277,7 +241,7 @@ func TestAgreementHTTPRefusalsAndIsolation(t *testing.T) {
 		}
 	})
 	t.Run("a LIS in the kommune may not read it", func(t *testing.T) {
-		email, password, _ := agrMember(t, cfg, "Lise", kommune, "lis")
+		email, password, _ := member(t, cfg, "Lise", kommune, "lis")
 		lb := newBrowser(t, srv.URL)
 		login(t, lb, email, password)
 		_, _, home := lb.get("/t/" + kommune.Slug + "/")
@@ -291,7 +255,7 @@ func TestAgreementHTTPRefusalsAndIsolation(t *testing.T) {
 		}
 	})
 	t.Run("not applicable to a helseforetak", func(t *testing.T) {
-		email, password, _ := agrMember(t, cfg, "Hege", hf, "tenant_admin")
+		email, password, _ := member(t, cfg, "Hege", hf, "tenant_admin")
 		hb := newBrowser(t, srv.URL)
 		login(t, hb, email, password)
 		_, _, home := hb.get("/t/" + hf.Slug + "/")

@@ -4,89 +4,15 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
-	"kportal/modules/identity"
 	"kportal/storage/testenv"
 	"kportal/tenants"
 )
-
-// personFor returns the person row of a test user (creating it as a first
-// request would).
-func personFor(t *testing.T, cfg *config, email string) uuid.UUID {
-	t.Helper()
-	k := identity.NewKratos(cfg.KratosPublic, cfg.KratosAdmin)
-	id, err := k.EnsureIdentity(context.Background(), email, "", "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := identity.EnsurePerson(context.Background(), testenv.Get(t).App, uuid.MustParse(id.Id), identity.TraitsOf(id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// grantPlatform gives a test user a platform role.
-func grantPlatform(t *testing.T, cfg *config, email, role, rhf string) {
-	t.Helper()
-	if err := tenants.GrantPlatformRole(context.Background(), testenv.Get(t).App, personFor(t, cfg, email), role, rhf); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// withRefData imports the reference data into the package's database.
-func withRefData(t *testing.T) {
-	t.Helper()
-	reg, err := tenants.ReadRegistry(tenants.RefData())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tenants.ImportRegistry(context.Background(), testenv.Get(t).Owner, reg); err != nil {
-		t.Fatal(err)
-	}
-}
-
-var csrfRe = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
-
-// csrfFrom returns the CSRF token of a page's forms.
-func csrfFrom(t *testing.T, page string) string {
-	t.Helper()
-	m := csrfRe.FindStringSubmatch(page)
-	if m == nil {
-		t.Fatalf("no CSRF token on the page:\n%s", page)
-	}
-	return m[1]
-}
-
-var invitationLinkRe = regexp.MustCompile(`/invitasjon/([A-Za-z0-9_-]{20,})`)
-
-// invitationToken waits for the n-th invitation e-mail to address and returns
-// the token of its link.
-func invitationToken(t *testing.T, address string, n int) string {
-	t.Helper()
-	mails := testenv.WaitForMails(t, address, n, 20*time.Second)
-	m := invitationLinkRe.FindStringSubmatch(mails[n-1].Text)
-	if m == nil || !strings.HasPrefix(mails[n-1].Subject, "Invitasjon til kportal") {
-		t.Fatalf("invitation mail: %q\n%s", mails[n-1].Subject, mails[n-1].Text)
-	}
-	return m[1]
-}
-
-func registryOrg(t *testing.T, orgnr string) string {
-	t.Helper()
-	var id uuid.UUID
-	if err := testenv.Get(t).App.NewSelect().Table("org_registry").Column("id").Where("orgnr = ?", orgnr).Scan(context.Background(), &id); err != nil {
-		t.Fatal(err)
-	}
-	return id.String()
-}
 
 // An RHF admin onboards a foretak of their own RHF; bad input gets Norwegian
 // messages and writes nothing; another RHF's foretak answers 404; the new

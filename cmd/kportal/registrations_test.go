@@ -14,26 +14,9 @@ import (
 	"github.com/uptrace/bun"
 
 	"kportal/modules/agreements"
-	"kportal/modules/identity"
 	"kportal/storage/testenv"
 	"kportal/tenants"
 )
-
-// regPerson returns the person row of a test user, as their first request
-// would create it.
-func regPerson(t *testing.T, cfg *config, email string) uuid.UUID {
-	t.Helper()
-	k := identity.NewKratos(cfg.KratosPublic, cfg.KratosAdmin)
-	id, err := k.EnsureIdentity(context.Background(), email, "", "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := identity.EnsurePerson(context.Background(), testenv.Get(t).App, uuid.MustParse(id.Id), identity.TraitsOf(id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // regFixture is a kommune with a tenant_admin, and a Helsedirektoratet user.
 type regFixture struct {
@@ -57,12 +40,12 @@ func newRegFixture(t *testing.T) *regFixture {
 		t.Fatal(err)
 	}
 	f.adminEmail, f.adminPass = newUser(t, cfg, "Astrid")
-	f.adminID = regPerson(t, cfg, f.adminEmail)
+	f.adminID = personFor(t, cfg, f.adminEmail)
 	if err := tenants.AddMembership(ctx, env.App, f.kommune.ID, f.adminID, "tenant_admin"); err != nil {
 		t.Fatal(err)
 	}
 	f.hdirEmail, f.hdirPassword = newUser(t, cfg, "Hanne")
-	if err := tenants.GrantPlatformRole(ctx, env.Owner, regPerson(t, cfg, f.hdirEmail), tenants.RoleHdir, ""); err != nil {
+	if err := tenants.GrantPlatformRole(ctx, env.Owner, personFor(t, cfg, f.hdirEmail), tenants.RoleHdir, ""); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -85,17 +68,6 @@ func (f *regFixture) sign(t *testing.T) {
 		Title: "Kommunedirektør", Version: cur.Version.ID, Checksum: cur.Checksum, Confirmed: true}); err != nil {
 		t.Fatal(err)
 	}
-}
-
-var regCSRFRe = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
-
-func regCSRF(t *testing.T, page string) string {
-	t.Helper()
-	m := regCSRFRe.FindStringSubmatch(page)
-	if m == nil {
-		t.Fatalf("no CSRF token on the page:\n%s", page)
-	}
-	return m[1]
 }
 
 // Who may reach the registration pages, and what the pages refuse.
@@ -125,7 +97,7 @@ func TestRegistrationHTTPAccess(t *testing.T) {
 			t.Fatal(err)
 		}
 		email, pass := newUser(t, cfg, "Olav")
-		if err := tenants.AddMembership(ctx, env.App, other.ID, regPerson(t, cfg, email), "tenant_admin"); err != nil {
+		if err := tenants.AddMembership(ctx, env.App, other.ID, personFor(t, cfg, email), "tenant_admin"); err != nil {
 			t.Fatal(err)
 		}
 		b := newBrowser(t, f.base)
@@ -144,7 +116,7 @@ func TestRegistrationHTTPAccess(t *testing.T) {
 			t.Fatal(err)
 		}
 		email, pass := newUser(t, cfg, "Hedda")
-		person := regPerson(t, cfg, email)
+		person := personFor(t, cfg, email)
 		if err := tenants.AddMembership(ctx, env.App, hf.ID, person, "tenant_admin"); err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +137,7 @@ func TestRegistrationHTTPAccess(t *testing.T) {
 	})
 
 	_, _, body := admin.get(page)
-	token := regCSRF(t, body)
+	token := csrfFrom(t, body)
 	form := func(extra url.Values) url.Values {
 		v := url.Values{"_csrf": {token}, "specialty": {"LIS1"}, "arena_count": {"1"}, "arena-0-name": {"Legesenteret"},
 			"supervision": {"Ukentlig veiledning"}, "contact_name": {"Kari"}, "contact_email": {"kari@testvik.no"}}
@@ -246,7 +218,7 @@ func TestRegistrationHTTPAccess(t *testing.T) {
 			t.Fatalf("the queue lacks the kommune:\n%s", queue)
 		}
 		_, _, detail := hdir.get(m[1])
-		tok := regCSRF(t, detail)
+		tok := csrfFrom(t, detail)
 		status, _, resp := hdir.post(m[1]+"/beslutning", url.Values{"_csrf": {tok}, "decision": {"reject"}})
 		if status != http.StatusUnprocessableEntity || !strings.Contains(resp, "Skriv en kommentar til virksomheten") {
 			t.Fatalf("rejecting without a comment: %d\n%s", status, resp)
@@ -263,18 +235,6 @@ func TestRegistrationHTTPAccess(t *testing.T) {
 			t.Fatalf("changing an approved registration: %d\n%s", status, resp)
 		}
 	})
-}
-
-// regBrowserLogin signs a person in through kportal's login page in Chromium.
-func regBrowserLogin(ctx context.Context, base, email, password string) error {
-	return chromedp.Do(ctx,
-		chromedp.Navigate(base+"/logg-inn"),
-		chromedp.WaitVisible(chromedp.CSS(`form[data-group="password"] input[name="password"]`)),
-		chromedp.SendKeys(chromedp.CSS(`form[data-group="password"] input[name="identifier"]`), email),
-		chromedp.SendKeys(chromedp.CSS(`form[data-group="password"] input[name="password"]`), password),
-		chromedp.Click(chromedp.CSS(`form[data-group="password"] button[value="password"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="user-name"]`)),
-	)
 }
 
 // regStatus runs steps that load a page and returns the page's HTTP status.
@@ -321,7 +281,7 @@ func TestRegistrationJourneyInBrowser(t *testing.T) {
 		}
 	}
 
-	step(adm, "admin login", regBrowserLogin(adm, f.base, f.adminEmail, f.adminPass))
+	step(adm, "admin login", browserLogin(adm, f.base, f.adminEmail, f.adminPass))
 	status, err := regStatus(adm, chromedp.Navigate(page))
 	step(adm, "open the page", err)
 	expect(adm, "open the page", status, 200, "Signert", "Ikke påbegynt", `data-testid="registration-form"`)
@@ -370,7 +330,7 @@ func TestRegistrationJourneyInBrowser(t *testing.T) {
 	screenshot(t, adm, "registration-sent")
 
 	hd := chromium(t)
-	step(hd, "hdir login", regBrowserLogin(hd, f.base, f.hdirEmail, f.hdirPassword))
+	step(hd, "hdir login", browserLogin(hd, f.base, f.hdirEmail, f.hdirPassword))
 	status, err = regStatus(hd, chromedp.Navigate(f.base+"/hdir/registreringer"))
 	step(hd, "queue", err)
 	expect(hd, "queue", status, 200, "Testvik kommune", "Kommune", registeredOn)

@@ -19,27 +19,6 @@ import (
 	"kportal/tenants"
 )
 
-// rolesTenant creates a helseforetak, as the owner role.
-func rolesTenant(t *testing.T, name string) *tenants.Tenant {
-	t.Helper()
-	tn := &tenants.Tenant{Slug: "roles-" + uuid.NewString()[:8], Name: name, Kind: tenants.KindHF}
-	if err := tenants.Create(context.Background(), testenv.Get(t).Owner, tn); err != nil {
-		t.Fatal(err)
-	}
-	return tn
-}
-
-// rolesMember creates a user with a password and a role in tn.
-func rolesMember(t *testing.T, cfg *config, given string, tn *tenants.Tenant, role string) (email, password string, person uuid.UUID) {
-	t.Helper()
-	email, password = newUser(t, cfg, given)
-	person = personFor(t, cfg, email)
-	if err := tenants.AddMembership(context.Background(), testenv.Get(t).App, tn.ID, person, role); err != nil {
-		t.Fatal(err)
-	}
-	return email, password, person
-}
-
 // rolesOf reads a person's roles in a tenant straight from the database.
 func rolesOf(t *testing.T, tn *tenants.Tenant, person uuid.UUID) []string {
 	t.Helper()
@@ -61,8 +40,8 @@ func rolesRandomHPR() string { return fmt.Sprintf("%d", 10000000+uuid.New().ID()
 func TestRolesAddPersonAndChangeRoles(t *testing.T) {
 	cfg := testConfig(t)
 	_, srv := startApp(t, cfg, false)
-	tn := rolesTenant(t, "Helse Roller HF")
-	adminEmail, adminPass, _ := rolesMember(t, cfg, "Astrid", tn, "tenant_admin")
+	tn := testTenant(t, "Helse Roller HF", tenants.KindHF)
+	adminEmail, adminPass, _ := member(t, cfg, "Astrid", tn, "tenant_admin")
 	admin := newBrowser(t, srv.URL)
 	login(t, admin, adminEmail, adminPass)
 	base := "/t/" + tn.Slug + "/admin/personer"
@@ -99,8 +78,8 @@ func TestRolesAddPersonAndChangeRoles(t *testing.T) {
 		}
 	})
 
-	_, _, lederP := rolesMember(t, cfg, "Lars", tn, "leder")
-	_, _, supP := rolesMember(t, cfg, "Siv", tn, "supervisor")
+	_, _, lederP := member(t, cfg, "Lars", tn, "leder")
+	_, _, supP := member(t, cfg, "Siv", tn, "supervisor")
 	_, _, page = admin.get(personPage)
 	status, _, page = admin.submit(page, "leaders", url.Values{"leder": {lederP.String()}})
 	if status != 200 || !strings.Contains(page, `<dd data-testid="leder">Lars Testesen</dd>`) || !strings.Contains(page, `<option value="`+lederP.String()+`" selected>`) {
@@ -145,7 +124,7 @@ func TestRolesAddPersonAndChangeRoles(t *testing.T) {
 	}
 
 	t.Run("a LIS of the tenant may not", func(t *testing.T) {
-		lisEmail, lisPass, _ := rolesMember(t, cfg, "Lise", tn, "lis")
+		lisEmail, lisPass, _ := member(t, cfg, "Lise", tn, "lis")
 		lis := newBrowser(t, srv.URL)
 		home := login(t, lis, lisEmail, lisPass)
 		token := csrfFrom(t, home)
@@ -172,10 +151,10 @@ func TestRolesAddPersonAndChangeRoles(t *testing.T) {
 func TestIsolationRolesAdminPages(t *testing.T) {
 	cfg := testConfig(t)
 	_, srv := startApp(t, cfg, false)
-	a, b := rolesTenant(t, "Helse A HF"), rolesTenant(t, "Helse B HF")
-	adminAEmail, adminAPass, _ := rolesMember(t, cfg, "Anders", a, "tenant_admin")
-	adminBEmail, adminBPass, _ := rolesMember(t, cfg, "Bodil", b, "tenant_admin")
-	lisEmail, _, lisA := rolesMember(t, cfg, "Isolde", a, "lis")
+	a, b := testTenant(t, "Helse A HF", tenants.KindHF), testTenant(t, "Helse B HF", tenants.KindHF)
+	adminAEmail, adminAPass, _ := member(t, cfg, "Anders", a, "tenant_admin")
+	adminBEmail, adminBPass, _ := member(t, cfg, "Bodil", b, "tenant_admin")
+	lisEmail, _, lisA := member(t, cfg, "Isolde", a, "lis")
 
 	// A's admin gives A's LIS a role, so A's log has an entry about her.
 	adminA := newBrowser(t, srv.URL)
@@ -221,26 +200,14 @@ func TestIsolationRolesAdminPages(t *testing.T) {
 	}
 }
 
-// rolesBrowserLogin signs a person in through kportal's login page in Chromium.
-func rolesBrowserLogin(ctx context.Context, base, email, password string) error {
-	return chromedp.Do(ctx,
-		chromedp.Navigate(base+"/logg-inn"),
-		chromedp.WaitVisible(chromedp.CSS(`form[data-group="password"] input[name="password"]`)),
-		chromedp.SendKeys(chromedp.CSS(`form[data-group="password"] input[name="identifier"]`), email),
-		chromedp.SendKeys(chromedp.CSS(`form[data-group="password"] input[name="password"]`), password),
-		chromedp.Click(chromedp.CSS(`form[data-group="password"] button[value="password"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="user-name"]`)),
-	)
-}
-
 // The administrator uploads a CSV file (Norwegian Excel: semicolons, BOM) in
 // a phone-sized browser and sees the people; a file with a bad line shows
 // that line's message and imports nothing.
 func TestRolesBrowserCSVImport(t *testing.T) {
 	cfg := testConfig(t)
 	_, srv := startApp(t, cfg, false)
-	tn := rolesTenant(t, "Helse Import HF")
-	adminEmail, adminPass, _ := rolesMember(t, cfg, "Ada", tn, "tenant_admin")
+	tn := testTenant(t, "Helse Import HF", tenants.KindHF)
+	adminEmail, adminPass, _ := member(t, cfg, "Ada", tn, "tenant_admin")
 	leder, vei, lis := testenv.UniqueEmail("leder"), testenv.UniqueEmail("veileder"), testenv.UniqueEmail("lis")
 	dir := t.TempDir()
 	good := filepath.Join(dir, "personer.csv")
@@ -265,7 +232,7 @@ func TestRolesBrowserCSVImport(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
-	step("login", rolesBrowserLogin(ctx, srv.URL, adminEmail, adminPass))
+	step("login", browserLogin(ctx, srv.URL, adminEmail, adminPass))
 	step("upload", chromedp.Do(ctx,
 		chromedp.Navigate(base+"/import"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="import-form"]`)),

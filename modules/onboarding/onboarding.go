@@ -179,7 +179,7 @@ func (m *Module) create(c echo.Context) error {
 // queue only means the admin must press "Send på nytt".
 func (m *Module) mailInvitation(c echo.Context, t *tenants.Tenant, inv *tenants.Invitation, token string) string {
 	link := m.baseURL + "/invitasjon/" + token
-	until := inv.ExpiresAt.In(oslo).Format("2.1.2006")
+	until := inv.ExpiresAt.In(web.Oslo).Format("2.1.2006")
 	// "Eva Solberg har invitert deg til å være administrator for Helse Førde HF",
 	// "Kari Nordmann (lege i spesialisering ved Helse Bergen HF) har invitert deg
 	// til å være veilederen sin".
@@ -200,14 +200,6 @@ func (m *Module) mailInvitation(c echo.Context, t *tenants.Tenant, inv *tenants.
 	}
 	return "invitert=" + url.QueryEscape(inv.Email)
 }
-
-var oslo = func() *time.Location {
-	l, err := time.LoadLocation("Europe/Oslo")
-	if err != nil {
-		return time.UTC
-	}
-	return l
-}()
 
 type detailPage struct {
 	Tenant      *tenants.Tenant

@@ -67,14 +67,6 @@ func (m *Module) Nav(v *modules.Viewer) []modules.NavItem {
 	return items
 }
 
-var oslo = func() *time.Location {
-	l, err := time.LoadLocation("Europe/Oslo")
-	if err != nil {
-		return time.UTC
-	}
-	return l
-}()
-
 // tenantRoles is one tenant's part of "Mine roller og relasjoner".
 type tenantRoles struct {
 	Tenant      tenants.Tenant
@@ -187,7 +179,7 @@ func (m *Module) delegate(c echo.Context) error {
 	if err := apperr.InvalidFields(bad); err != nil {
 		return m.renderDelegations(c, http.StatusUnprocessableEntity, err)
 	}
-	_, err = tenants.Delegate(c.Request().Context(), m.db, v.Tenant.ID, tenants.Actor{PersonID: v.PersonID, Name: v.Name()}, delegate, until, c.FormValue("reason"), m.now().In(oslo))
+	_, err = tenants.Delegate(c.Request().Context(), m.db, v.Tenant.ID, tenants.Actor{PersonID: v.PersonID, Name: v.Name()}, delegate, until, c.FormValue("reason"), m.now().In(web.Oslo))
 	if code := apperr.CodeOf(err); code == apperr.Invalid || code == apperr.Conflict || code == apperr.Forbidden {
 		return m.renderDelegations(c, apperr.Status(code), err)
 	}

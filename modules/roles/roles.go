@@ -27,7 +27,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -465,14 +464,6 @@ type logPage struct {
 	Newest  string // link to the first page when paging
 }
 
-var oslo = func() *time.Location {
-	l, err := time.LoadLocation("Europe/Oslo")
-	if err != nil {
-		return time.UTC
-	}
-	return l
-}()
-
 var uuidRe = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
 
 func (m *Module) log(c echo.Context) error {
@@ -511,7 +502,7 @@ func (m *Module) log(c echo.Context) error {
 		return err
 	}
 	for _, e := range es {
-		le := logEntry{ID: e.ID, At: e.At.In(oslo).Format("2.1.2006 15:04"), Who: e.ActorName, What: e.ActionText(), Whom: e.SubjectName}
+		le := logEntry{ID: e.ID, At: e.At.In(web.Oslo).Format("2.1.2006 15:04"), Who: e.ActorName, What: e.ActionText(), Whom: e.SubjectName}
 		if le.Who == "" {
 			le.Who = "kportal"
 		}

@@ -1,0 +1,15 @@
+package web
+
+import (
+	"time"
+	_ "time/tzdata" // Europe/Oslo also where the system has no zone files
+)
+
+// Oslo is the time zone pages show times and dates in.
+var Oslo = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Oslo")
+	if err != nil {
+		panic(err) // embedded tzdata: cannot happen
+	}
+	return l
+}()

@@ -1,0 +1,2 @@
+DROP TABLE casbin_rules;
+DROP FUNCTION casbin_rules_notify();

@@ -48,6 +48,7 @@ type app struct {
 	web      *web.Module
 	metrics  *prometheus.Registry
 	probe    bool // the role matrix test: real guard, stand-in handlers
+	enforcer *policies.Enforcer
 }
 
 func newLogger(level string) *slog.Logger {
@@ -114,10 +115,10 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 	if _, err := a.host.Workflows(); err != nil {
 		return nil, err
 	}
-	enforcer, err := policies.NewEnforcer(a.host.Rules())
-	if err != nil {
-		return nil, err
+	if a.enforcer, err = policies.Open(ctx, a.db, cfg.DatabaseURL, a.host.Rules(), a.log); err != nil {
+		return nil, fmt.Errorf("authorization policy: %w", err)
 	}
+	enforcer := a.enforcer
 	a.host.SetAuthorizer(enforcer)
 	a.metrics.MustRegister(
 		collectors.NewGoCollector(),
@@ -129,6 +130,9 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 }
 
 func (a *app) close() {
+	if a.enforcer != nil {
+		a.enforcer.Close()
+	}
 	if a.queue != nil {
 		a.queue.Close()
 	}

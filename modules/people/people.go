@@ -44,7 +44,13 @@ func (m *Module) Info() modules.Info {
 }
 
 func (m *Module) Policies() []policies.Rule {
-	return []policies.Rule{{Role: "leder", Object: "delegation", Action: "manage"}}
+	// A delegate approves læringsmål as goal_approver (an open delegation makes
+	// one, see tenants.Delegate); which LIS is tenants.MayApprove's business.
+	return []policies.Rule{
+		{Role: "leder", Object: "delegation", Action: "manage"},
+		{Role: "leder", Object: "goal", Action: "approve"},
+		{Role: "goal_approver", Object: "goal", Action: "approve"},
+	}
 }
 
 func (m *Module) Routes(r *modules.Router) {

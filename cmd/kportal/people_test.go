@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
@@ -146,6 +147,28 @@ func TestLISInvitationRules(t *testing.T) {
 	if ms, _ := tenants.ForPerson(context.Background(), testenv.Get(t).App, personFor(t, cfg, email)); len(ms) != 0 {
 		t.Fatalf("a revoked link granted %+v", ms)
 	}
+	t.Run("an expired link says so and grants nothing", func(t *testing.T) {
+		var tok string
+		err := tenants.WithTenantTx(context.Background(), testenv.Get(t).App, tenants.Scope{TenantID: tn.ID}, func(ctx context.Context, tx bun.Tx) error {
+			inv := tenants.Invitation{TenantID: tn.ID, Email: email, Role: "supervisor", InvitedByName: "Lars", ExpiresAt: time.Now().Add(-time.Hour)}
+			var err error
+			tok, err = tenants.CreateInvitation(ctx, tx, &inv)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, page := invitee.get("/invitasjon/" + tok)
+		if !strings.Contains(page, "utløpt og gir ingen tilgang") || strings.Contains(page, `data-testid="accept"`) {
+			t.Fatalf("expired link page:\n%s", page)
+		}
+		if status, _, _ := invitee.post("/invitasjon/"+tok, url.Values{"_csrf": {csrfFrom(t, page)}}); status != http.StatusConflict {
+			t.Fatalf("accepting an expired link: %d", status)
+		}
+		if ms, _ := tenants.ForPerson(context.Background(), testenv.Get(t).App, personFor(t, cfg, email)); len(ms) != 0 {
+			t.Fatalf("an expired link granted %+v", ms)
+		}
+	})
 	t.Run("another LIS cannot revoke or resend it", func(t *testing.T) {
 		e, p := newUser(t, cfg, "Annen")
 		own := peopleTenant(t, cfg, tenants.KindKommune, map[string][]string{e: {"lis"}})
@@ -218,5 +241,48 @@ func TestDelegationPages(t *testing.T) {
 	_, _, mine := b.get("/roller")
 	if !strings.Contains(mine, "Testvik kommune") || !strings.Contains(mine, "Leder") {
 		t.Fatalf("Mine roller:\n%s", mine)
+	}
+}
+
+// The leder's delegation journey in a real browser: delegate to a colleague
+// until a date, see it in force, revoke it.
+func TestBrowserDelegation(t *testing.T) {
+	cfg := testConfig(t)
+	_, srv := startApp(t, cfg, false)
+	tn := testTenant(t, "Delegasjon HF", tenants.KindHF)
+	lederEmail, lederPassword, _ := member(t, cfg, "Leni", tn, "leder")
+	_, _, colleague := member(t, cfg, "Kolbjørn", tn, "supervisor")
+	until := time.Now().AddDate(0, 1, 0)
+	ctx := chromium(t)
+	err := browserLogin(ctx, srv.URL, lederEmail, lederPassword)
+	if err == nil {
+		err = chromedp.Do(ctx,
+			chromedp.Navigate(srv.URL+"/t/"+tn.Slug+"/delegering"),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="delegate-form"]`)),
+			chromedp.SetValue(chromedp.CSS(`#delegate`), colleague.String()),
+			chromedp.SetValue(chromedp.CSS(`#until`), until.Format("2006-01-02")),
+			chromedp.SendKeys(chromedp.CSS(`#reason`), "Permisjon"),
+			chromedp.Click(chromedp.CSS(`[data-testid="delegate-form"] button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="delegation-state"]`)),
+		)
+	}
+	var list string
+	if err == nil {
+		list, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`[data-testid="delegations"]`)))
+	}
+	if err != nil || !strings.Contains(list, "Kolbjørn Testesen") || !strings.Contains(list, "til og med "+until.Format("2.1.2006")) || !strings.Contains(list, "Permisjon") {
+		screenshot(t, ctx, "delegation")
+		t.Fatalf("after delegating: %q, %v", list, err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`[data-testid="delegations"] form button`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`[data-testid="delegation-state"]`)),
+	)
+	if err == nil {
+		list, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`[data-testid="delegations"]`)))
+	}
+	if err != nil || !strings.Contains(list, "Trukket tilbake") {
+		screenshot(t, ctx, "delegation-revoked")
+		t.Fatalf("after revoking: %q, %v", list, err)
 	}
 }

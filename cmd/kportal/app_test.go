@@ -156,26 +156,7 @@ func TestAPIWithSessionToken(t *testing.T) {
 	cfg := testConfig(t)
 	_, srv := startApp(t, cfg, false)
 	email, password := newUser(t, cfg, "Api")
-	var flow struct{ ID string }
-	resp, err := http.Get(cfg.KratosPublic + "/self-service/login/api")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&flow)
-	resp.Body.Close()
-	body := strings.NewReader(`{"method":"password","identifier":"` + email + `","password":"` + password + `"}`)
-	resp, err = http.Post(cfg.KratosPublic+"/self-service/login?flow="+flow.ID, "application/json", body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var login struct {
-		Token string `json:"session_token"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&login)
-	resp.Body.Close()
-	if login.Token == "" {
-		t.Fatalf("native login gave no token (HTTP %d)", resp.StatusCode)
-	}
+	token := sessionToken(t, cfg, email, password)
 	me := func(token string) (int, map[string]any) {
 		req, _ := http.NewRequest("GET", srv.URL+"/api/me", nil)
 		req.Header.Set("X-Session-Token", token)
@@ -188,7 +169,7 @@ func TestAPIWithSessionToken(t *testing.T) {
 		_ = json.NewDecoder(resp.Body).Decode(&out)
 		return resp.StatusCode, out
 	}
-	status, out := me(login.Token)
+	status, out := me(token)
 	if status != 200 || out["email"] != email || out["given_name"] != "Api" {
 		t.Fatalf("/api/me: %d %v", status, out)
 	}

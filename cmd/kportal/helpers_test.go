@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -122,4 +124,42 @@ func browserLogin(ctx context.Context, base, email, password string) error {
 		chromedp.Click(chromedp.CSS(`form[data-group="password"] button[value="password"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="user-name"]`)),
 	)
+}
+
+// sessionToken signs in through Kratos' native flow, as an API client would.
+func sessionToken(t *testing.T, cfg *config, email, password string) string {
+	t.Helper()
+	resp, err := http.Get(cfg.KratosPublic + "/self-service/login/api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flow struct{ ID string }
+	_ = json.NewDecoder(resp.Body).Decode(&flow)
+	resp.Body.Close()
+	body := strings.NewReader(`{"method":"password","identifier":"` + email + `","password":"` + password + `"}`)
+	resp, err = http.Post(cfg.KratosPublic+"/self-service/login?flow="+flow.ID, "application/json", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Token string `json:"session_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Token == "" {
+		t.Fatalf("native login of %s: HTTP %d %v", email, resp.StatusCode, err)
+	}
+	return out.Token
+}
+
+// untilDone repeats a browser step that can fail while the page still moves
+// (an opening animation), until it succeeds or limit has passed.
+func untilDone(ctx context.Context, limit time.Duration, step chromedp.Action[chromedp.Void]) error {
+	deadline := time.Now().Add(limit)
+	for {
+		err := chromedp.Do(ctx, step)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

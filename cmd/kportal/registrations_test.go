@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
@@ -297,12 +298,14 @@ func TestRegistrationJourneyInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("f-arena-0-name"), "Sentrum legesenter"),
 		chromedp.SendKeys(chromedp.ID("f-arena-0-description"), "Fastlegekontor med seks leger"),
 		chromedp.Click(chromedp.CSS(`#f-arena-0-lis1 > summary`)),
-		chromedp.SendKeys(chromedp.CSS(`input[name="arena-0-lis1"][value="KLK-001"]`), " "), // a space toggles it: steadier than a click while the box opens
-		chromedp.WaitVisible(chromedp.CSS(`input[name="arena-0-lis1"][value="KLK-001"]:checked`)),
-		chromedp.SendKeys(chromedp.CSS(`input[name="arena-0-lis1"][value="KLK-002"]`), " "), // a space toggles it: steadier than a click while the box opens
-		chromedp.WaitVisible(chromedp.CSS(`input[name="arena-0-lis1"][value="KLK-002"]:checked`)),
-		chromedp.SendKeys(chromedp.ID("f-arena-0-goals"), "ALM-001"),
 	))
+	for _, code := range []string{"KLK-001", "KLK-002"} {
+		box := `input[name="arena-0-lis1"][value="` + code + `"]`
+		// The list opens with an animation; a box is focusable once it ends.
+		step(adm, "tick "+code, untilDone(adm, 3*time.Second, chromedp.SendKeys(chromedp.CSS(box), " ")))
+		step(adm, "tick "+code, chromedp.Do(adm, chromedp.WaitVisible(chromedp.CSS(box+":checked"))))
+	}
+	step(adm, "fill in the first arena", chromedp.Do(adm, chromedp.SendKeys(chromedp.ID("f-arena-0-goals"), "ALM-001")))
 	screenshot(t, adm, "registration-form")
 	status, err = regStatus(adm, chromedp.Click(chromedp.CSS(`[data-testid="add-arena"]`)))
 	step(adm, "add an arena", err)

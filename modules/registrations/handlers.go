@@ -409,21 +409,30 @@ func (m *Module) refused(c echo.Context, t *tenants.Tenant, posted Content, caus
 	return cause
 }
 
-func (m *Module) save(c echo.Context) error {
+// posted reads a kommune's form, refusing it while no databehandleravtale is
+// signed: nothing is saved before there is one.
+func (m *Module) posted(c echo.Context) (v *modules.Viewer, t *tenants.Tenant, content Content, emptyRows int, refused error) {
 	v, t, err := virksomhet(c)
 	if err != nil {
-		return err
+		return nil, nil, content, 0, err
 	}
-	content, emptyRows, err := parseForm(c)
-	if err != nil {
-		return err
+	if content, emptyRows, err = parseForm(c); err != nil {
+		return nil, nil, content, 0, err
 	}
 	signed, err := m.isSigned(c, t)
 	if err != nil {
-		return err
+		return nil, nil, content, 0, err
 	}
 	if !signed {
-		return m.refused(c, t, content, apperr.New(apperr.Conflict, unsignedMessage))
+		return nil, nil, content, 0, m.refused(c, t, content, apperr.New(apperr.Conflict, unsignedMessage))
+	}
+	return v, t, content, emptyRows, nil
+}
+
+func (m *Module) save(c echo.Context) error {
+	v, t, content, emptyRows, err := m.posted(c)
+	if err != nil {
+		return err
 	}
 	reg, err := m.store.SaveDraft(c.Request().Context(), tenantActor(v), t.ID, content)
 	if err != nil {
@@ -437,20 +446,9 @@ func (m *Module) save(c echo.Context) error {
 }
 
 func (m *Module) submit(c echo.Context) error {
-	v, t, err := virksomhet(c)
+	v, t, content, _, err := m.posted(c)
 	if err != nil {
 		return err
-	}
-	content, _, err := parseForm(c)
-	if err != nil {
-		return err
-	}
-	signed, err := m.isSigned(c, t)
-	if err != nil {
-		return err
-	}
-	if !signed {
-		return m.refused(c, t, content, apperr.New(apperr.Conflict, unsignedMessage))
 	}
 	if _, err := m.store.Submit(c.Request().Context(), tenantActor(v), t.ID, content); err != nil {
 		return m.refused(c, t, content, err)

@@ -72,17 +72,6 @@ func TestOnboardingForetak(t *testing.T) {
 	}
 	fordeURL := strings.SplitN(where, "?", 2)[0]
 
-	t.Run("another RHF's foretak answers 404", func(t *testing.T) {
-		if status, _, _ := b.get("/virksomheter/" + nord.ID.String()); status != http.StatusNotFound {
-			t.Fatalf("GET: %d", status)
-		}
-		if status, _, _ := b.post("/virksomheter/"+nord.ID.String()+"/status", url.Values{"_csrf": {token}, "action": {"suspend"}, "reason": {"x"}}); status != http.StatusNotFound {
-			t.Fatalf("suspend: %d", status)
-		}
-		if got, _ := tenants.BySlug(ctx, db, nord.Slug); got.Status != tenants.StatusActive {
-			t.Fatalf("Helse Nord's foretak is now %s", got.Status)
-		}
-	})
 	t.Run("someone without a platform role gets 403", func(t *testing.T) {
 		e, p := newUser(t, cfg, "Vanlig")
 		other := newBrowser(t, srv.URL)
@@ -149,6 +138,54 @@ func TestOnboardingForetak(t *testing.T) {
 			t.Fatalf("after reopening: %d", status)
 		}
 	})
+}
+
+// An RHF admin of Helse Vest gets 404 for Helse Nord's foretak: the page,
+// suspending it, resending its invitation; and does not see it in the list.
+func TestIsolationRHFAdminSeesOnlyOwnRegion(t *testing.T) {
+	cfg := testConfig(t)
+	_, srv := startApp(t, cfg, false)
+	withRefData(t)
+	ctx := context.Background()
+	db := testenv.Get(t).App
+	nordEmail, _ := newUser(t, cfg, "Nora")
+	grantPlatform(t, cfg, nordEmail, tenants.RoleRHFAdmin, "HN")
+	nordReach := tenants.ReachOf([]tenants.PlatformRole{{Role: tenants.RoleRHFAdmin, RHF: "HN"}})
+	unn, inv, _, err := tenants.Onboard(ctx, db, nordReach, tenants.Actor{PersonID: personFor(t, cfg, nordEmail), Name: "Nora"},
+		tenants.Onboarding{RegistryID: registryOrg(t, "983974899"), AdminEmail: testenv.UniqueEmail("unn")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vestEmail, vestPassword := newUser(t, cfg, "Vera")
+	grantPlatform(t, cfg, vestEmail, tenants.RoleRHFAdmin, "HV")
+	b := newBrowser(t, srv.URL)
+	login(t, b, vestEmail, vestPassword)
+	_, _, page := b.get("/virksomheter")
+	if strings.Contains(page, "Nord-Norge") {
+		t.Fatalf("Helse Vest's admin sees Helse Nord's foretak:\n%s", page)
+	}
+	form := url.Values{"_csrf": {csrfFrom(t, page)}, "action": {"suspend"}, "reason": {"x"}}
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/virksomheter/" + unn.ID.String()},
+		{"POST", "/virksomheter/" + unn.ID.String() + "/status"},
+		{"POST", "/virksomheter/" + unn.ID.String() + "/invitasjoner/" + inv.ID.String() + "/send-igjen"},
+	} {
+		status := 0
+		if c.method == "GET" {
+			status, _, _ = b.get(c.path)
+		} else {
+			status, _, _ = b.post(c.path, form)
+		}
+		if status != http.StatusNotFound {
+			t.Errorf("%s %s: %d, want 404", c.method, c.path, status)
+		}
+	}
+	if got, _ := tenants.BySlug(ctx, db, unn.Slug); got.Status != tenants.StatusPending {
+		t.Fatalf("Helse Nord's foretak is now %s", got.Status)
+	}
+	if invs, _ := tenants.Invitations(ctx, db, unn.ID); len(invs) != 1 || invs[0].RevokedAt != nil {
+		t.Fatalf("Helse Nord's invitation was touched: %+v", invs)
+	}
 }
 
 // The RHF admin's journey in a real browser: onboard a foretak, and its new

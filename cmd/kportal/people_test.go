@@ -107,7 +107,7 @@ func TestBrowserLISInvitesSupervisor(t *testing.T) {
 }
 
 // Refusals and dead links: a second leder invitation, a revoked link.
-func TestLISInvitationRules(t *testing.T) {
+func TestLISInvitationRulesAndIsolation(t *testing.T) {
 	cfg := testConfig(t)
 	_, srv := startApp(t, cfg, true)
 	lisEmail, lisPassword := newUser(t, cfg, "Lars")

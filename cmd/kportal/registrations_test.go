@@ -72,7 +72,7 @@ func (f *regFixture) sign(t *testing.T) {
 }
 
 // Who may reach the registration pages, and what the pages refuse.
-func TestRegistrationHTTPAccess(t *testing.T) {
+func TestRegistrationHTTPAccessAndIsolation(t *testing.T) {
 	f := newRegFixture(t)
 	cfg := testConfig(t)
 	ctx := context.Background()

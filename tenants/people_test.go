@@ -326,3 +326,28 @@ func TestIsolationPeople(t *testing.T) {
 		}
 	})
 }
+
+func TestIsolationOutbox(t *testing.T) {
+	env := testenv.Get(t)
+	db := env.App
+	a, b := newTenant(t, db, "Tenant A"), newTenant(t, db, "Tenant B")
+	p := newPerson(t, db)
+	inTenant(t, db, a.ID, func(ctx context.Context, tx bun.Tx) error {
+		return tenants.Emit(ctx, tx, tenants.Event{TenantID: a.ID, Topic: "activity.signed", Recipient: p, Payload: map[string]any{"title": "Appendektomi"}})
+	})
+	countIn := func(tenant uuid.UUID) (n int) {
+		inTenant(t, db, tenant, func(ctx context.Context, tx bun.Tx) error {
+			return tx.NewRaw("SELECT count(*) FROM outbox WHERE payload->>'title' = 'Appendektomi'").Scan(ctx, &n)
+		})
+		return n
+	}
+	if countIn(a.ID) != 1 || countIn(b.ID) != 0 {
+		t.Fatalf("outbox: A sees %d, B sees %d", countIn(a.ID), countIn(b.ID))
+	}
+	err := tenants.WithTenantTx(context.Background(), db, tenants.Scope{TenantID: b.ID}, func(ctx context.Context, tx bun.Tx) error {
+		return tenants.Emit(ctx, tx, tenants.Event{TenantID: a.ID, Topic: "activity.signed"})
+	})
+	if err == nil {
+		t.Fatal("tenant B wrote an event into tenant A's outbox")
+	}
+}

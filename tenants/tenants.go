@@ -151,10 +151,16 @@ func ForPerson(ctx context.Context, db bun.IDB, personID uuid.UUID) ([]Membershi
 // AddMembership gives a person a role in a tenant (idempotent).
 func AddMembership(ctx context.Context, db bun.IDB, tenantID, personID uuid.UUID, role string) error {
 	return WithTenantTx(ctx, db, Scope{TenantID: tenantID}, func(ctx context.Context, tx bun.Tx) error {
-		_, err := tx.ExecContext(ctx,
+		res, err := tx.ExecContext(ctx,
 			"INSERT INTO memberships (tenant_id, person_id, role) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
 			tenantID, personID, role)
-		return err
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return joined(ctx, tx, tenantID, personID, role)
 	})
 }
 
@@ -184,7 +190,30 @@ func GrantRole(ctx context.Context, tx bun.Tx, tenantID, personID uuid.UUID, rol
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil
 	}
+	if err := joined(ctx, tx, tenantID, personID, role); err != nil {
+		return err
+	}
 	return Audit(ctx, tx, &AuditEntry{TenantID: tenantID, ActorID: actorPtr(actor.PersonID), ActorName: actor.Name, Action: AuditRoleGranted, SubjectID: &personID, Details: role})
+}
+
+// JoinHook runs, in the granting transaction (tenant in force), when a person
+// newly gets a role in a tenant: plans uses it to assign automatic plans to a
+// LIS who joins. Hooks are registered at init time (OnJoin) and never removed.
+type JoinHook func(ctx context.Context, tx bun.IDB, tenantID, personID uuid.UUID, role string) error
+
+var joinHooks []JoinHook
+
+// OnJoin registers a hook called by GrantRole and AddMembership whenever a
+// membership row is created. Call it from an init function.
+func OnJoin(h JoinHook) { joinHooks = append(joinHooks, h) }
+
+func joined(ctx context.Context, tx bun.IDB, tenantID, personID uuid.UUID, role string) error {
+	for _, h := range joinHooks {
+		if err := h(ctx, tx, tenantID, personID, role); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RevokeRole takes a role from a person in the tenant in force in tx. Taking

@@ -26,6 +26,7 @@ Commands:
   all         serve + worker + scheduler in one process (development)
   migrate     apply or inspect database migrations: up | down | status
   orgs        import reference data of RHF, helseforetak and kommuner: import [--dir DIR]
+  catalog     import the national catalogue: import [--dir DIR] [--label L] [--publish]
   seed        create the demo data set (--national: national-size data set)
   bench       run a benchmark scenario and print one line per scenario
 
@@ -44,6 +45,7 @@ var commands = map[string]command{
 	"all":       {runAll, "kportal all\n\nRuns the web server, the worker and the scheduler in one process (development)."},
 	"migrate":   {runMigrate, "kportal migrate up|down|status\n\n  up      apply every pending migration (as the owner role)\n  down    roll back the last group of migrations\n  status  list migrations and whether each is applied"},
 	"orgs":      {runOrgs, "kportal orgs import [--dir DIR]\n\nImports the 4 RHF, the helseforetak and private providers, and all kommuner\n(orgnr checked with mod-11; bad rows are listed and nothing is imported).\n  --dir  folder with rhf.csv, helseforetak.csv, kommuner.csv (default: shipped data)"},
+	"catalog":   {runCatalog, "kportal catalog import [--dir DIR] [--label L] [--publish]\n\nImports the national catalogue (specialties, læringsmål, national procedures,\nrecommended courses) as a new draft version; bad rows are listed with file and\nline and nothing is imported.\n  --dir      folder with the catalogue files (default: the data shipped with kportal)\n  --label    the version's name (default: today's date)\n  --publish  publish the version at once (refused while changed goals are not marked)"},
 	"seed":      {runSeed, "kportal seed [--national]\n\nCreates the demo organisations and users (idempotent) and prints the logins.\n  --national  create the national-size data set instead (for benchmarks)"},
 	"bench":     {runBench, "kportal bench <scenario>...\n\nRuns benchmark scenarios against the running services and prints one line per\nscenario: scenario=<name> key=value ...  'kportal bench list' lists them."},
 }

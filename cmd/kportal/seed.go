@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
+	"kportal/modules/catalog"
 	"kportal/modules/identity"
+	"kportal/modules/plans"
 	"kportal/storage"
 	"kportal/tenants"
 )
@@ -129,10 +132,133 @@ func runSeed(ctx context.Context, cfg *config, args []string) error {
 	if err != nil {
 		return fmt.Errorf("demo relations: %w", err)
 	}
+	if err := seedPlans(ctx, db, ids, p); err != nil {
+		return fmt.Errorf("demo plans: %w", err)
+	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "Demo users (password %s):\n", DemoPassword)
 	for _, u := range demoUsers {
 		fmt.Fprintf(w, "  %s\t%s %s\t%s\n", u.Email, u.Given, u.Family, u.Note)
 	}
 	return w.Flush()
+}
+
+// DemoCatalog is the label of the catalogue version the demo seed publishes.
+const DemoCatalog = "2026-1"
+
+// seedPlans publishes the shipped catalogue as DemoCatalog and gives Helse
+// Bergen arenas and an ORT plan (Kari's, from Per) and Bergen kommune an
+// automatic LIS1 plan (Sigrid's). Each step is skipped when done already.
+func seedPlans(ctx context.Context, db *bun.DB, ids map[string]uuid.UUID, p func(string) uuid.UUID) error {
+	var version int
+	err := db.NewRaw("SELECT id FROM catalog_versions WHERE label = ?", DemoCatalog).Scan(ctx, &version)
+	if err != nil {
+		set, err := catalog.Read(catalog.Data())
+		if err != nil {
+			return err
+		}
+		res, err := catalog.Import(ctx, db, set, DemoCatalog, "Demo: data fra shared/data/catalog (ingen måltekster)", uuid.Nil)
+		if err != nil {
+			return err
+		}
+		version = res.VersionID
+	}
+	if v, err := catalog.VersionByID(ctx, db, version); err != nil {
+		return err
+	} else if !v.Published() {
+		if err := catalog.Publish(ctx, db, version, time.Now()); err != nil {
+			return err
+		}
+	}
+	hb, bergen := ids["helse-bergen"], ids["bergen"]
+	arenas, err := plans.Arenas(ctx, db, hb)
+	if err != nil {
+		return err
+	}
+	arenaID := map[string]uuid.UUID{}
+	for _, a := range arenas {
+		arenaID[a.Name] = a.ID
+	}
+	for _, name := range []string{"Ortopedisk sengepost", "Poliklinikk", "Operasjonsstue"} {
+		if _, ok := arenaID[name]; !ok {
+			a, err := plans.CreateArena(ctx, db, hb, name, "")
+			if err != nil {
+				return err
+			}
+			arenaID[name] = a.ID
+		}
+	}
+	template := func(tenant uuid.UUID, name string) (*plans.Template, error) {
+		ts, err := plans.Templates(ctx, db, tenant)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range ts {
+			if t.Name == name && t.ArchivedAt == nil {
+				return &t, nil
+			}
+		}
+		return nil, nil
+	}
+	ort, err := template(hb, "Ortopedisk kirurgi")
+	if err != nil {
+		return err
+	}
+	if ort == nil {
+		ort = &plans.Template{Name: "Ortopedisk kirurgi", Specialty: "ORT", VersionID: version}
+		if err := plans.SaveTemplate(ctx, db, hb, ort); err != nil {
+			return err
+		}
+		procs, err := catalog.Procedures(ctx, db, version, "ORT")
+		if err != nil {
+			return err
+		}
+		theatre := arenaID["Operasjonsstue"]
+		for _, pr := range procs {
+			if err := plans.AddLocalActivity(ctx, db, hb, ort.ID, &plans.LocalActivity{Kind: "procedure", Name: pr.Name, ArenaID: &theatre,
+				Required: pr.Assisted + pr.Performed + pr.AssistedOrPerformed}); err != nil {
+				return err
+			}
+		}
+	}
+	kari := p("kari.lis")
+	has, err := plans.Assignments(ctx, db, hb, []uuid.UUID{kari})
+	if err != nil {
+		return err
+	}
+	if !hasActive(has, ort.ID) {
+		if _, err := plans.Assign(ctx, db, hb, tenants.Actor{PersonID: p("per.leder"), Name: "Per Johansen"}, kari, ort.ID); err != nil {
+			return err
+		}
+	}
+	lis1, err := template(bergen, "LIS1 kommunedel")
+	if err != nil {
+		return err
+	}
+	if lis1 == nil {
+		goals, err := catalog.Goals(ctx, db, version, "KLK")
+		if err != nil {
+			return err
+		}
+		lis1 = &plans.Template{Name: "LIS1 kommunedel", Specialty: plans.LIS1, VersionID: version, AutoAssign: true}
+		for _, g := range goals {
+			lis1.Goals = append(lis1.Goals, plans.TemplateGoal{Code: g.Code})
+		}
+		if err := plans.SaveTemplate(ctx, db, bergen, lis1); err != nil {
+			return err
+		}
+	}
+	// Sigrid joined before the template existed: give her what a LIS who
+	// joins now gets automatically.
+	_, err = plans.AssignAutomatic(ctx, db, bergen, p("sigrid.lis1"))
+	return err
+}
+
+func hasActive(as []plans.Assignment, template uuid.UUID) bool {
+	for _, a := range as {
+		if a.TemplateID == template && a.ArchivedAt == nil {
+			return true
+		}
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 
 	"kportal/storage/testenv"
 	"kportal/tenants"
@@ -58,5 +59,33 @@ func TestSeedTwice(t *testing.T) {
 	var linked int
 	if err := env.App.NewRaw(`SELECT count(*) FROM tenants t JOIN org_registry o ON o.id = t.registry_id WHERE t.slug IN ('helse-bergen', 'ous', 'bergen')`).Scan(context.Background(), &linked); err != nil || linked != 3 {
 		t.Fatalf("demo tenants linked to reference data: %d %v", linked, err)
+	}
+	// The learning core: the catalogue published once, Kari's ORT plan from
+	// Per, Sigrid's automatic LIS1 plan in Bergen kommune, each once.
+	var plansSeen []string
+	for _, slug := range []string{"helse-bergen", "bergen"} {
+		tn, err := tenants.BySlug(context.Background(), env.App, slug)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = tenants.WithTenantTx(context.Background(), env.App, tenants.Scope{TenantID: tn.ID}, func(ctx context.Context, tx bun.Tx) error {
+			var rows []string
+			err := tx.NewRaw(`SELECT p.given_name || ':' || t.name || ':' || (SELECT count(*) FROM plan_template_goals g WHERE g.template_id = t.id)
+					|| ':' || (SELECT count(*) FROM local_activities l WHERE l.template_id = t.id)
+				FROM plan_assignments a JOIN plan_templates t ON t.id = a.template_id JOIN people p ON p.id = a.lis_id
+				WHERE a.archived_at IS NULL ORDER BY 1`).Scan(ctx, &rows)
+			plansSeen = append(plansSeen, rows...)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if strings.Join(plansSeen, " ") != "Kari:Ortopedisk kirurgi:0:11 Sigrid:LIS1 kommunedel:40:0" {
+		t.Fatalf("demo plans after two seeds: %v", plansSeen)
+	}
+	var versions int
+	if err := env.App.NewRaw("SELECT count(*) FROM catalog_versions WHERE label = ? AND published_at IS NOT NULL", DemoCatalog).Scan(context.Background(), &versions); err != nil || versions != 1 {
+		t.Fatalf("demo catalogue versions: %d %v", versions, err)
 	}
 }

@@ -1,0 +1,183 @@
+package activities
+
+import (
+	"context"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"kportal/modules/apperr"
+	"kportal/tenants"
+)
+
+// Procedure is one line of a LIS's procedure list: a national procedure of
+// the plan's catalogue version and specialty, or a local one of the template,
+// with the required and the done counts.
+type Procedure struct {
+	Key       string    `bun:"key"` // "n-<id>" national, "l-<id>" local
+	ID        uuid.UUID `bun:"id"`
+	Local     bool      `bun:"local"`
+	Number    string    `bun:"number"`
+	Name      string    `bun:"name"`
+	Comment   string    `bun:"comment"`
+	Favourite bool      `bun:"favourite"`
+	// Required counts (local procedures: Required counts either role).
+	Assisted            int `bun:"assisted"`
+	Performed           int `bun:"performed"`
+	AssistedOrPerformed int `bun:"assisted_or_performed"`
+	// Done: signed and self-registered repetitions; Waiting: still requested.
+	DoneAssisted     int `bun:"done_assisted"`
+	DonePerformed    int `bun:"done_performed"`
+	WaitingAssisted  int `bun:"waiting_assisted"`
+	WaitingPerformed int `bun:"waiting_performed"`
+}
+
+// DoneTotal is every done repetition in either role.
+func (p *Procedure) DoneTotal() int { return p.DoneAssisted + p.DonePerformed }
+
+// Waiting is every repetition still waiting for a signature.
+func (p *Procedure) Waiting() int { return p.WaitingAssisted + p.WaitingPerformed }
+
+// Complete reports whether the required counts are reached.
+func (p *Procedure) Complete() bool {
+	if p.Assisted+p.Performed+p.AssistedOrPerformed == 0 {
+		return false
+	}
+	return p.DoneAssisted >= p.Assisted && p.DonePerformed >= p.Performed && p.DoneTotal() >= p.Assisted+p.Performed+p.AssistedOrPerformed
+}
+
+// specialtyMatch matches a national procedure's specialty to the template's:
+// by code (ORT), by name (Ortopedisk kirurgi) or by its slug (ortopedisk-kirurgi).
+const specialtyMatch = `(lower(np.specialty) = lower(t.specialty) OR lower(np.specialty) IN
+	(SELECT lower(sp.name) FROM specialties sp WHERE sp.code = t.specialty UNION SELECT replace(lower(sp.name), ' ', '-') FROM specialties sp WHERE sp.code = t.specialty))`
+
+// Procedures returns the LIS's procedure list, favourites first, optionally
+// searched by name. Without an active plan it is empty.
+func (s *Store) Procedures(ctx context.Context, tenantID, lisID uuid.UUID, q string) ([]Procedure, error) {
+	var out []Procedure
+	err := s.tx(ctx, tenantID, lisID, func(ctx context.Context, tx bun.Tx) error {
+		plan, err := ActivePlan(ctx, tx, tenantID, lisID)
+		if err != nil || plan == nil {
+			return err
+		}
+		like := "%" + likeEscape(strings.TrimSpace(q)) + "%"
+		done := func(col, role, statuses string) string {
+			return `coalesce((SELECT sum(a.count) FROM activities a WHERE a.tenant_id = ?0 AND a.lis_id = ?1 AND a.` + col + ` = x.id
+				AND a.procedure_role = '` + role + `' AND a.status IN (` + statuses + `)), 0)::int`
+		}
+		counts := done("%s", "assisted", "'signed', 'registered'") + ` AS done_assisted, ` +
+			done("%s", "performed", "'signed', 'registered'") + ` AS done_performed, ` +
+			done("%s", "assisted", "'requested'") + ` AS waiting_assisted, ` +
+			done("%s", "performed", "'requested'") + ` AS waiting_performed`
+		query := `SELECT * FROM (SELECT x.*, ` + strings.ReplaceAll(counts, "%s", "procedure_id") + ` FROM (
+				SELECT 'n-' || np.id AS key, np.id, false AS local, np.number, np.name, np.comment, np.assisted, np.performed, np.assisted_or_performed,
+					EXISTS (SELECT 1 FROM procedure_favourites f WHERE f.tenant_id = ?0 AND f.lis_id = ?1 AND f.procedure_id = np.id) AS favourite
+				FROM national_procedures np, plan_templates t
+				WHERE t.tenant_id = ?0 AND t.id = ?2 AND np.version_id = ?3 AND ` + specialtyMatch + ` AND np.name ILIKE ?4
+			) x
+			UNION ALL
+			SELECT x.*, ` + strings.ReplaceAll(counts, "%s", "local_id") + ` FROM (
+				SELECT 'l-' || la.id AS key, la.id, true AS local, '' AS number, la.name, '' AS comment, 0 AS assisted, 0 AS performed,
+					la.required AS assisted_or_performed, false AS favourite
+				FROM local_activities la WHERE la.tenant_id = ?0 AND la.template_id = ?2 AND la.kind = 'procedure' AND la.name ILIKE ?4
+			) x) u
+			ORDER BY favourite DESC, local, number ~ '^[0-9]+$' DESC, CASE WHEN number ~ '^[0-9]+$' THEN number::int END, number, name`
+		return tx.NewRaw(query, tenantID, lisID, plan.TemplateID, plan.VersionID, like).Scan(ctx, &out)
+	})
+	return out, err
+}
+
+// procedureOf finds a procedure of the LIS's active plan by its key.
+func procedureOf(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, plan *Plan, key string) (name string, national, local *uuid.UUID, goals []string, err error) {
+	if plan == nil || len(key) < 3 {
+		return "", nil, nil, nil, apperr.Default(apperr.NotFound)
+	}
+	id, perr := uuid.Parse(key[2:])
+	if perr != nil {
+		return "", nil, nil, nil, apperr.Default(apperr.NotFound)
+	}
+	var rows []struct {
+		Name  string   `bun:"name"`
+		Goals []string `bun:"goals,array"`
+	}
+	switch key[:2] {
+	case "n-":
+		err = tx.NewRaw(`SELECT np.name, '{}'::text[] AS goals FROM national_procedures np, plan_templates t
+			WHERE t.tenant_id = ? AND t.id = ? AND np.id = ? AND np.version_id = ? AND `+specialtyMatch, tenantID, plan.TemplateID, id, plan.VersionID).Scan(ctx, &rows)
+		national = &id
+	case "l-":
+		err = tx.NewRaw(`SELECT name, goal_codes AS goals FROM local_activities WHERE tenant_id = ? AND template_id = ? AND id = ? AND kind = 'procedure'`,
+			tenantID, plan.TemplateID, id).Scan(ctx, &rows)
+		local = &id
+	}
+	if err != nil {
+		return "", nil, nil, nil, err
+	}
+	if len(rows) == 0 {
+		return "", nil, nil, nil, apperr.Default(apperr.NotFound)
+	}
+	return rows[0].Name, national, local, rows[0].Goals, nil
+}
+
+// Repetitions is one line of the procedure form: N repetitions in one role.
+type Repetitions struct {
+	Key   string // a Procedure's Key
+	Role  string
+	Count int
+}
+
+// RegisterProcedures registers each line as ONE activity of count N sent to
+// the supervisor as ONE signature request, and remembers the supervisor.
+func (s *Store) RegisterProcedures(ctx context.Context, tenantID uuid.UUID, lis tenants.Actor, supervisorID, doneOn string, lines []Repetitions) ([]*Activity, error) {
+	if len(lines) == 0 {
+		return nil, apperr.InvalidFields(map[string]string{"count": "Skriv antall ved minst én prosedyre."})
+	}
+	var out []*Activity
+	err := s.tx(ctx, tenantID, lis.PersonID, func(ctx context.Context, tx bun.Tx) error {
+		plan, err := ActivePlan(ctx, tx, tenantID, lis.PersonID)
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			name, national, local, goals, err := procedureOf(ctx, tx, tenantID, plan, l.Key)
+			if err != nil {
+				return err
+			}
+			if strings.TrimSpace(supervisorID) == "" {
+				return apperr.InvalidFields(map[string]string{"supervisor": "Velg supervisøren som skal signere."})
+			}
+			a, err := s.create(ctx, tx, tenantID, lis, Input{Kind: "procedure", Title: name, DoneOn: doneOn, SupervisorID: supervisorID,
+				ProcedureID: national, LocalID: local, ProcedureRole: l.Role, Count: l.Count, GoalCodes: goals})
+			if err != nil {
+				return err
+			}
+			out = append(out, a)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO preferences (tenant_id, person_id, key, value) VALUES (?, ?, ?, ?)
+			ON CONFLICT (tenant_id, person_id, key) DO UPDATE SET value = EXCLUDED.value`, tenantID, lis.PersonID, PreferenceSupervisor, strings.TrimSpace(supervisorID))
+		return err
+	})
+	return out, err
+}
+
+// ToggleFavourite marks or unmarks a national procedure of the LIS's plan as a favourite.
+func (s *Store) ToggleFavourite(ctx context.Context, tenantID, lisID, procedureID uuid.UUID) error {
+	return s.tx(ctx, tenantID, lisID, func(ctx context.Context, tx bun.Tx) error {
+		plan, err := ActivePlan(ctx, tx, tenantID, lisID)
+		if err != nil {
+			return err
+		}
+		if _, _, _, _, err := procedureOf(ctx, tx, tenantID, plan, "n-"+procedureID.String()); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, "DELETE FROM procedure_favourites WHERE tenant_id = ? AND lis_id = ? AND procedure_id = ?", tenantID, lisID, procedureID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			_, err = tx.ExecContext(ctx, "INSERT INTO procedure_favourites (tenant_id, lis_id, procedure_id) VALUES (?, ?, ?)", tenantID, lisID, procedureID)
+		}
+		return err
+	})
+}

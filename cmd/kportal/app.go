@@ -19,11 +19,15 @@ import (
 	"github.com/uptrace/bun"
 
 	"kportal/modules"
+	"kportal/modules/activities"
 	"kportal/modules/agreements"
+	"kportal/modules/catalog"
+	"kportal/modules/goals"
 	"kportal/modules/health"
 	"kportal/modules/identity"
 	"kportal/modules/onboarding"
 	"kportal/modules/people"
+	"kportal/modules/plans"
 	"kportal/modules/registrations"
 	"kportal/modules/roles"
 	"kportal/modules/web"
@@ -104,6 +108,10 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 		onboarding.New(a.db, nav, a.queue, cfg.BaseURL),
 		roles.New(a.db, nav, a.kratos),
 		people.New(a.db, nav),
+		catalog.New(a.db, nav),
+		plans.New(a.db, nav),
+		goals.New(a.db, nav),
+		activities.New(a.db, nav),
 		agreements.New(a.db, a.objects, nav, agreements.Options{}),
 		registrations.New(a.db, nav, func(ctx context.Context, tenantID uuid.UUID) (bool, error) {
 			s, err := agreements.InForce(ctx, a.db, tenantID)

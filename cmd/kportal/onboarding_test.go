@@ -152,7 +152,7 @@ func TestIsolationRHFAdminSeesOnlyOwnRegion(t *testing.T) {
 	grantPlatform(t, cfg, nordEmail, tenants.RoleRHFAdmin, "HN")
 	nordReach := tenants.ReachOf([]tenants.PlatformRole{{Role: tenants.RoleRHFAdmin, RHF: "HN"}})
 	unn, inv, _, err := tenants.Onboard(ctx, db, nordReach, tenants.Actor{PersonID: personFor(t, cfg, nordEmail), Name: "Nora"},
-		tenants.Onboarding{RegistryID: registryOrg(t, "983974899"), AdminEmail: testenv.UniqueEmail("unn")})
+		tenants.Onboarding{RegistryID: registryOrg(t, "983974929"), AdminEmail: testenv.UniqueEmail("helgeland")}) // Helgelandssykehuset HF
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestIsolationRHFAdminSeesOnlyOwnRegion(t *testing.T) {
 	b := newBrowser(t, srv.URL)
 	login(t, b, vestEmail, vestPassword)
 	_, _, page := b.get("/virksomheter")
-	if strings.Contains(page, "Nord-Norge") {
+	if strings.Contains(page, "Helgelandssykehuset") {
 		t.Fatalf("Helse Vest's admin sees Helse Nord's foretak:\n%s", page)
 	}
 	form := url.Values{"_csrf": {csrfFrom(t, page)}, "action": {"suspend"}, "reason": {"x"}}

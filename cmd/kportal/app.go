@@ -26,6 +26,7 @@ import (
 	"kportal/modules/health"
 	"kportal/modules/identity"
 	"kportal/modules/onboarding"
+	"kportal/modules/overview"
 	"kportal/modules/people"
 	"kportal/modules/plans"
 	"kportal/modules/registrations"
@@ -112,6 +113,7 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 		plans.New(a.db, nav),
 		goals.New(a.db, nav),
 		activities.New(a.db, nav),
+		overview.New(a.db, nav),
 		agreements.New(a.db, a.objects, nav, agreements.Options{}),
 		registrations.New(a.db, nav, func(ctx context.Context, tenantID uuid.UUID) (bool, error) {
 			s, err := agreements.InForce(ctx, a.db, tenantID)

@@ -49,7 +49,6 @@ func (m *Module) Routes(r *modules.Router) {
 	static := echo.WrapHandler(http.StripPrefix("/assets/", cacheForever(http.FileServer(http.FS(assets)))))
 	r.GET("/assets/*", static, modules.Public())
 	r.GET("/", m.home, modules.SignedIn())
-	r.GET("/t/:tenant/", m.tenantHome, modules.SignedIn())
 	r.GET("/hjelp", m.help, modules.Public())
 }
 
@@ -63,11 +62,6 @@ func (m *Module) Nav(v *modules.Viewer) []modules.NavItem {
 
 func (m *Module) home(c echo.Context) error {
 	return m.pages.Render(c, http.StatusOK, "home", "Hjem", nil)
-}
-
-func (m *Module) tenantHome(c echo.Context) error {
-	v := modules.ViewerFrom(c.Request().Context())
-	return m.pages.Render(c, http.StatusOK, "tenant", v.Tenant.Name, v.RolesIn(v.Tenant.ID))
 }
 
 func (m *Module) help(c echo.Context) error {

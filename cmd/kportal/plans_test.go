@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -243,5 +244,68 @@ func TestBrowserPlanArenaAndAssign(t *testing.T) {
 	if err != nil || !strings.Contains(list, "Lisa Testesen") || !strings.Contains(list, "Ortopedi") {
 		screenshot(t, ctx, "plan-assign")
 		t.Fatalf("after assigning: %q, %v", list, err)
+	}
+}
+
+// A new catalogue version: the tenant admin sees how many LIS are behind and
+// moves them; an approval of a goal whose change is stricter is reopened, one
+// whose change is not stricter carries over.
+func TestPlanMoveToNewCatalogVersion(t *testing.T) {
+	cfg := testConfig(t)
+	_, srv := startApp(t, cfg, false)
+	ctx := context.Background()
+	db := testenv.Get(t).App
+	f := planTenant(t, cfg)
+	var v1, v2 int
+	for _, v := range []*int{&v1, &v2} {
+		if err := db.NewRaw("INSERT INTO catalog_versions (label) VALUES (?) RETURNING id", "flytt-"+uuid.NewString()[:8]).Scan(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, "UPDATE catalog_versions SET published_at = now() - interval '1 day' WHERE id = ?", v1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO goals (version_id, code, text, plan) VALUES (?, 'FLY-001', 'Gammel tekst', 'FLY'), (?, 'FLY-002', 'Gammel tekst', 'FLY'),
+		(?, 'FLY-001', 'Strengere tekst', 'FLY'), (?, 'FLY-002', 'Klarere tekst', 'FLY')`, v1, v1, v2, v2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE goals SET changed = true, stricter = (code = 'FLY-001') WHERE version_id = ?`, v2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "UPDATE catalog_versions SET published_at = now() WHERE id = ?", v2); err != nil {
+		t.Fatal(err)
+	}
+	err := tenants.WithTenantTx(ctx, db, tenants.Scope{TenantID: f.tn.ID}, func(ctx context.Context, tx bun.Tx) error {
+		var tpl uuid.UUID
+		if err := tx.NewRaw("INSERT INTO plan_templates (tenant_id, name, specialty, version_id) VALUES (?, 'Flytteplan', 'LIS1', ?) RETURNING id", f.tn.ID, v1).Scan(ctx, &tpl); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO plan_assignments (tenant_id, lis_id, template_id, version_id) VALUES (?, ?, ?, ?)", f.tn.ID, f.lis, tpl, v1); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO goal_progress (tenant_id, lis_id, goal_code, version_id, status, decided_at)
+			VALUES (?, ?, 'FLY-001', ?, 'approved', now()), (?, ?, 'FLY-002', ?, 'approved', now())`, f.tn.ID, f.lis, v1, f.tn.ID, f.lis, v1)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := newBrowser(t, srv.URL)
+	login(t, admin, f.adminEmail, f.pass)
+	base := "/t/" + f.tn.Slug + "/admin/planer"
+	_, _, page := admin.get(base)
+	if !strings.Contains(page, `data-testid="catalog-behind"`) || !strings.Contains(page, "1 LIS har planer på en eldre katalogversjon") {
+		t.Fatalf("no notice of the new version:\n%s", page)
+	}
+	status, _, page := admin.post(base+"/katalogversjon", url.Values{"_csrf": {csrfFrom(t, page)}, "version": {fmt.Sprint(v2)}})
+	if status != 200 || !strings.Contains(page, `data-testid="moved"`) || strings.Contains(page, `data-testid="catalog-behind"`) {
+		t.Fatalf("after moving: %d\n%s", status, page)
+	}
+	var states []string
+	err = tenants.WithTenantTx(ctx, db, tenants.Scope{TenantID: f.tn.ID}, func(ctx context.Context, tx bun.Tx) error {
+		return tx.NewRaw("SELECT goal_code || ':' || status || ':' || (version_id = ?)::text FROM goal_progress WHERE tenant_id = ? AND lis_id = ? ORDER BY goal_code", v2, f.tn.ID, f.lis).Scan(ctx, &states)
+	})
+	if err != nil || strings.Join(states, " ") != "FLY-001:open:true FLY-002:approved:true" {
+		t.Fatalf("after the move: %v %v", states, err)
 	}
 }

@@ -68,6 +68,7 @@ var roleMatrix = map[string]string{
 	"POST /t/:tenant/admin/arenaer/:id/arkiver":               "tenant_admin",
 	"GET /t/:tenant/admin/planer":                             "tenant_admin",
 	"POST /t/:tenant/admin/planer":                            "tenant_admin",
+	"POST /t/:tenant/admin/planer/katalogversjon":             "tenant_admin",
 	"GET /t/:tenant/admin/planer/:id":                         "tenant_admin",
 	"POST /t/:tenant/admin/planer/:id":                        "tenant_admin",
 	"POST /t/:tenant/admin/planer/:id/arkiver":                "tenant_admin",

@@ -64,6 +64,7 @@ func (m *Module) Routes(r *modules.Router) {
 	manage := modules.Need("plan", "manage")
 	r.GET("/t/:tenant/admin/planer", m.templates, manage)
 	r.POST("/t/:tenant/admin/planer", m.createTemplate, manage)
+	r.POST("/t/:tenant/admin/planer/katalogversjon", m.moveToLatest, manage)
 	r.GET("/t/:tenant/admin/planer/:id", m.template, manage)
 	r.POST("/t/:tenant/admin/planer/:id", m.saveTemplate, manage)
 	r.POST("/t/:tenant/admin/planer/:id/arkiver", m.archiveTemplate, manage)
@@ -183,6 +184,8 @@ type templatesPage struct {
 	Errors  map[string]string
 	Message string
 	Kommune bool
+	Behind  int    // LIS whose plans are pinned to an older catalogue version
+	Moved   string // how many were just moved
 }
 
 func (m *Module) templates(c echo.Context) error { return m.renderTemplates(c, http.StatusOK, nil) }
@@ -205,6 +208,14 @@ func (m *Module) renderTemplates(c echo.Context, status int, problem error) erro
 	if p.Version, err = catalog.LatestPublished(ctx, m.db); err != nil {
 		return err
 	}
+	if p.Version != nil {
+		behind, err := Behind(ctx, m.db, v.Tenant.ID, p.Version.ID)
+		if err != nil {
+			return err
+		}
+		p.Behind = len(behind)
+	}
+	p.Moved = c.QueryParam("flyttet")
 	return m.pages.Render(c, status, "templates", "Planer", p)
 }
 

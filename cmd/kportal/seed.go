@@ -52,11 +52,14 @@ var demoUsers = []demoUser{
 func runSeed(ctx context.Context, cfg *config, args []string) error {
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
 	national := fs.Bool("national", false, "create the national-size data set")
+	scale := fs.Float64("scale", 1, "with --national: fraction of the 400 tenants (everything else scales with them)")
+	benchUsers := fs.Int("bench-users", 100, "with --national: LIS and supervisors (each) given Kratos identities for kportal bench")
+	jobs := fs.Int("jobs", 2, "with --national: tenants loaded at once")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *national {
-		return fmt.Errorf("the national data set arrives with the learning core; only the demo seed exists yet")
+		return runSeedNational(ctx, cfg, nationalOptions{Scale: *scale, BenchUsers: *benchUsers, Jobs: *jobs})
 	}
 	db, err := storage.OpenDB(ctx, cfg.MigrateURL, 4)
 	if err != nil {

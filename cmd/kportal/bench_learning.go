@@ -1,0 +1,391 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
+
+	"kportal/tenants"
+)
+
+func init() {
+	scenarios["home"] = func(ctx context.Context, cfg *config) ([][2]string, error) { return benchLearning(ctx, cfg, "home") }
+	scenarios["signqueue"] = func(ctx context.Context, cfg *config) ([][2]string, error) {
+		return benchLearning(ctx, cfg, "signqueue")
+	}
+}
+
+// benchUser is a bench user of the national data set, signed in.
+type benchUser struct {
+	Email          string
+	Person, Tenant uuid.UUID
+	Slug, Token    string
+}
+
+const (
+	learningConcurrency = 32
+	learningDuration    = 10 * time.Second
+)
+
+// benchLearning measures the pages a LIS (home: GET /t/<slug>/) or a
+// supervisor (signqueue: GET /t/<slug>/signering) loads most, on the national
+// data set (kportal seed --national; KPORTAL_DATABASE_URL pointing at its
+// database), as the bench users it made, each signed in through Kratos'
+// native API (X-Session-Token). 32 clients, each request as the next user.
+// The baseline is a bare Echo handler running the page's main SQL with pgx
+// (same transaction with the tenant in force, same row-level security, none
+// of kportal's middleware, authorization or templates).
+func benchLearning(ctx context.Context, cfg *config, kind string) ([][2]string, error) {
+	cfg.LogLevel = "error"
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer a.close()
+	// Requests still running when a load run ends are cancelled, which the
+	// error handler would log; failures are counted by load instead.
+	a.log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	prefix := "bench-lis-"
+	if kind == "signqueue" {
+		prefix = "bench-sup-"
+	}
+	users, err := benchLogins(ctx, cfg, a, prefix)
+	if err != nil {
+		return nil, err
+	}
+	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	pcfg.MaxConns = int32(cfg.DBMaxConns)
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+
+	full := httptest.NewServer(a.server())
+	defer full.Close()
+	bare := echo.New()
+	bare.GET("/u/:i", func(c echo.Context) error {
+		i, err := strconv.Atoi(c.Param("i"))
+		if err != nil || i < 0 || i >= len(users) {
+			return echo.ErrNotFound
+		}
+		var out map[string]int
+		if kind == "home" {
+			out, err = baselineHome(c.Request().Context(), pool, users[i])
+		} else {
+			out, err = baselineQueue(c.Request().Context(), pool, users[i])
+		}
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, out)
+	})
+	raw := httptest.NewServer(bare)
+	defer raw.Close()
+
+	page := func(u benchUser) string {
+		if kind == "home" {
+			return "/t/" + u.Slug + "/"
+		}
+		return "/t/" + u.Slug + "/signering"
+	}
+	// Every user's page answers before anything is measured.
+	client := &http.Client{Timeout: 30 * time.Second}
+	for _, u := range users {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, full.URL+page(u), nil)
+		req.Header.Set("X-Session-Token", u.Token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("%s: GET %s answered %d", u.Email, page(u), resp.StatusCode)
+		}
+	}
+	roundRobin := func(fullStack bool) func(*http.Request) {
+		var n atomic.Int64
+		return func(r *http.Request) {
+			i := int(n.Add(1)-1) % len(users)
+			if fullStack {
+				r.URL.Path = page(users[i])
+				r.Header.Set("X-Session-Token", users[i].Token)
+			} else {
+				r.URL.Path = "/u/" + strconv.Itoa(i)
+			}
+		}
+	}
+	const limit = 1_000_000
+	load(ctx, raw.URL+"/", learningConcurrency, 2*time.Second, limit, roundRobin(false)) // warm up
+	base := load(ctx, raw.URL+"/", learningConcurrency, learningDuration, limit, roundRobin(false))
+	load(ctx, full.URL+"/", learningConcurrency, 2*time.Second, limit, roundRobin(true))
+	if path := os.Getenv("KPORTAL_BENCH_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	got := load(ctx, full.URL+"/", learningConcurrency, learningDuration, limit, roundRobin(true))
+	// One client alone: the page's own time, without waiting behind others.
+	one := load(ctx, full.URL+"/", 1, 3*time.Second, limit, roundRobin(true))
+	// A request or two can fail at a run's edge; more is a real failure.
+	if got.Requests == 0 || got.Errors*1000 > got.Requests || base.Errors*1000 > base.Requests || one.Errors > 0 {
+		return nil, fmt.Errorf("%d of %d requests failed (baseline: %d of %d)", got.Errors, got.Errors+got.Requests, base.Errors, base.Errors+base.Requests)
+	}
+	return [][2]string{
+		{"p50_ms", ms(got.P50)}, {"p99_ms", ms(got.P99)},
+		{"rps", fmt.Sprintf("%.0f", got.RPS)}, {"baseline_rps", fmt.Sprintf("%.0f", base.RPS)},
+		{"ratio", fmt.Sprintf("%.2f", got.RPS/base.RPS)},
+		{"baseline_p99_ms", ms(base.P99)}, {"c1_p50_ms", ms(one.P50)}, {"c1_p99_ms", ms(one.P99)},
+		{"concurrency", fmt.Sprint(learningConcurrency)}, {"users", fmt.Sprint(len(users))}, {"errors", fmt.Sprint(got.Errors)},
+	}, nil
+}
+
+// benchLogins finds the bench users whose e-mail starts with prefix and signs
+// each in through Kratos' native login API.
+func benchLogins(ctx context.Context, cfg *config, a *app, prefix string) ([]benchUser, error) {
+	var people []struct {
+		ID    uuid.UUID `bun:"id"`
+		Email string    `bun:"email"`
+	}
+	if err := a.db.NewRaw("SELECT id, email FROM people WHERE email LIKE ? ORDER BY email", prefix+"%@"+NationalDomain).Scan(ctx, &people); err != nil {
+		return nil, err
+	}
+	if len(people) == 0 {
+		return nil, fmt.Errorf("no bench users (%s…@%s) in this database: run 'kportal seed --national' on a fresh database and point KPORTAL_DATABASE_URL at it", prefix, NationalDomain)
+	}
+	users := make([]benchUser, len(people))
+	var (
+		wg      sync.WaitGroup
+		next    atomic.Int64
+		errOnce sync.Once
+		first   error
+	)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(people) {
+					return
+				}
+				u, err := benchLogin(ctx, cfg, a, people[i].ID, people[i].Email)
+				if err != nil {
+					errOnce.Do(func() { first = err })
+					return
+				}
+				users[i] = u
+			}
+		}()
+	}
+	wg.Wait()
+	return users, first
+}
+
+func benchLogin(ctx context.Context, cfg *config, a *app, person uuid.UUID, email string) (benchUser, error) {
+	u := benchUser{Email: email, Person: person}
+	ms, err := tenants.ForPerson(ctx, a.db, person)
+	if err != nil {
+		return u, err
+	}
+	if len(ms) == 0 {
+		return u, fmt.Errorf("%s belongs to no tenant", email)
+	}
+	u.Tenant, u.Slug = ms[0].Tenant.ID, ms[0].Tenant.Slug
+	client := &http.Client{Timeout: 30 * time.Second}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, cfg.KratosPublic+"/self-service/login/api", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return u, fmt.Errorf("Kratos login flow: %w", err)
+	}
+	var flow struct{ ID string }
+	err = json.NewDecoder(resp.Body).Decode(&flow)
+	resp.Body.Close()
+	if err != nil || flow.ID == "" {
+		return u, fmt.Errorf("Kratos login flow: HTTP %d %v", resp.StatusCode, err)
+	}
+	body, _ := json.Marshal(map[string]string{"method": "password", "identifier": email, "password": NationalBenchPassword})
+	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, cfg.KratosPublic+"/self-service/login?flow="+flow.ID, strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	if resp, err = client.Do(req); err != nil {
+		return u, fmt.Errorf("Kratos login of %s: %w", email, err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Token string `json:"session_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Token == "" {
+		return u, fmt.Errorf("Kratos login of %s: HTTP %d %v", email, resp.StatusCode, err)
+	}
+	u.Token = out.Token
+	return u, nil
+}
+
+// inTenant runs fn in a transaction with the user's tenant and person in
+// force, as tenants.WithTenantTx does.
+func inTenant(ctx context.Context, pool *pgxpool.Pool, u benchUser, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT set_config('app.tenant_id', $1, true), set_config('app.person_id', $2, true)",
+			u.Tenant.String(), u.Person.String()); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// countRows reads (and decodes) every row of a query and counts them, by the
+// value of column col when col >= 0.
+func countRows(tx pgx.Tx, ctx context.Context, col int, sql string, args ...any) (map[string]int, int, error) {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	by, n := map[string]int{}, 0
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			return nil, 0, err
+		}
+		n++
+		if col >= 0 {
+			by[fmt.Sprint(vals[col])]++
+		}
+	}
+	return by, n, rows.Err()
+}
+
+// The SQL the pages run, copied from modules/goals and modules/activities
+// (Goals, Procedures, List, Queue) with pgx placeholders.
+const (
+	sqlActivePlan = `SELECT pa.id, pa.template_id, pa.version_id, t.specialty, t.name
+		FROM plan_assignments pa JOIN plan_templates t ON t.tenant_id = pa.tenant_id AND t.id = pa.template_id
+		WHERE pa.tenant_id = $1 AND pa.lis_id = $2 AND pa.archived_at IS NULL ORDER BY pa.assigned_at DESC LIMIT 1`
+	sqlGoals = `SELECT DISTINCT ON (ptg.goal_code) pa.id AS assignment_id, pa.version_id, ptg.goal_code, g.text,
+			coalesce(g.competence_area, '') AS competence_area, ptg.arena_ids::text[] AS arena_ids,
+			gp.id AS progress_id, pl.id IS NOT NULL AS prior_approved,
+			CASE WHEN pl.id IS NOT NULL AND gp.status IS DISTINCT FROM 'approved' THEN 'approved' ELSE coalesce(gp.status, '') END AS status, gp.completed_on, coalesce(gp.comment, '') AS comment,
+			coalesce(trim(st.given_name || ' ' || st.family_name), '') AS sent_to_name,
+			coalesce(trim(db.given_name || ' ' || db.family_name), '') AS decided_by_name,
+			gp.decided_at, coalesce(gp.decision_note, '') AS decision_note
+		FROM plan_assignments pa
+		JOIN plan_template_goals ptg ON ptg.tenant_id = pa.tenant_id AND ptg.template_id = pa.template_id
+		LEFT JOIN goals g ON g.version_id = pa.version_id AND g.code = ptg.goal_code
+		LEFT JOIN goal_progress gp ON gp.tenant_id = pa.tenant_id AND gp.lis_id = pa.lis_id AND gp.goal_code = ptg.goal_code AND NOT gp.prior_learning
+		LEFT JOIN goal_progress pl ON pl.tenant_id = pa.tenant_id AND pl.lis_id = pa.lis_id AND pl.goal_code = ptg.goal_code AND pl.prior_learning AND pl.status = 'approved'
+		LEFT JOIN people st ON st.id = gp.sent_to
+		LEFT JOIN people db ON db.id = gp.decided_by
+		WHERE pa.tenant_id = $1 AND pa.lis_id = $2 AND pa.archived_at IS NULL
+		ORDER BY ptg.goal_code, pa.assigned_at DESC`
+	sqlActivityColumns = `a.tenant_id, a.id, a.lis_id, a.assignment_id, a.kind, a.title, a.procedure_id, a.local_id, a.procedure_role,
+		a.count, a.done_on, a.arena_id, a.goal_codes, a.comment, a.status, a.supervisor_id, a.requested_at, a.created_at, a.updated_at,
+		trim(l.given_name || ' ' || l.family_name) AS lis_name,
+		coalesce(trim(s.given_name || ' ' || s.family_name), '') AS supervisor_name,
+		coalesce(ar.name, '') AS arena_name,
+		coalesce((SELECT g.comment FROM signatures g WHERE g.tenant_id = a.tenant_id AND g.activity_id = a.id ORDER BY g.signed_at DESC LIMIT 1), '') AS decision_comment
+		FROM activities a JOIN people l ON l.id = a.lis_id
+		LEFT JOIN people s ON s.id = a.supervisor_id
+		LEFT JOIN arenas ar ON ar.tenant_id = a.tenant_id AND ar.id = a.arena_id`
+	sqlRequested = `SELECT ` + sqlActivityColumns + ` WHERE a.tenant_id = $1 AND a.lis_id = $2 AND a.status = 'requested'
+		ORDER BY a.done_on DESC, a.created_at DESC LIMIT 500`
+	sqlQueue = `SELECT ` + sqlActivityColumns + ` WHERE a.tenant_id = $1 AND a.supervisor_id = $2 AND a.status = 'requested'
+		AND EXISTS (SELECT 1 FROM relations r WHERE r.tenant_id = a.tenant_id AND r.lis_id = a.lis_id AND r.person_id = a.supervisor_id AND r.kind = 'supervisor')
+		ORDER BY a.requested_at, a.created_at`
+)
+
+func sqlProcedures() string {
+	done := func(col, role, statuses string) string {
+		return `coalesce((SELECT sum(a.count) FROM activities a WHERE a.tenant_id = $1 AND a.lis_id = $2 AND a.` + col + ` = x.id
+			AND a.procedure_role = '` + role + `' AND a.status IN (` + statuses + `)), 0)::int`
+	}
+	counts := func(col string) string {
+		return done(col, "assisted", "'signed', 'registered'") + ` AS done_assisted, ` +
+			done(col, "performed", "'signed', 'registered'") + ` AS done_performed, ` +
+			done(col, "assisted", "'requested'") + ` AS waiting_assisted, ` +
+			done(col, "performed", "'requested'") + ` AS waiting_performed`
+	}
+	return `SELECT * FROM (SELECT x.*, ` + counts("procedure_id") + ` FROM (
+			SELECT 'n-' || np.id AS key, np.id, false AS local, np.number, np.name, np.comment, np.assisted, np.performed, np.assisted_or_performed,
+				EXISTS (SELECT 1 FROM procedure_favourites f WHERE f.tenant_id = $1 AND f.lis_id = $2 AND f.procedure_id = np.id) AS favourite
+			FROM national_procedures np, plan_templates t
+			WHERE t.tenant_id = $1 AND t.id = $3 AND np.version_id = $4 AND (lower(np.specialty) = lower(t.specialty) OR lower(np.specialty) IN
+				(SELECT lower(sp.name) FROM specialties sp WHERE sp.code = t.specialty UNION SELECT replace(lower(sp.name), ' ', '-') FROM specialties sp WHERE sp.code = t.specialty))
+				AND np.name ILIKE $5
+		) x
+		UNION ALL
+		SELECT x.*, ` + counts("local_id") + ` FROM (
+			SELECT 'l-' || la.id AS key, la.id, true AS local, '' AS number, la.name, '' AS comment, 0 AS assisted, 0 AS performed,
+				la.required AS assisted_or_performed, false AS favourite
+			FROM local_activities la WHERE la.tenant_id = $1 AND la.template_id = $3 AND la.kind = 'procedure' AND la.name ILIKE $5
+		) x) u
+		ORDER BY favourite DESC, local, number ~ '^[0-9]+$' DESC, CASE WHEN number ~ '^[0-9]+$' THEN number::int END, number, name`
+}
+
+var sqlProceduresText = sqlProcedures()
+
+// baselineHome is the LIS home's main SQL: the active plan, the plan's goals
+// with their progress, the procedures with counts done, and the activities
+// waiting for a signature.
+func baselineHome(ctx context.Context, pool *pgxpool.Pool, u benchUser) (map[string]int, error) {
+	out := map[string]int{}
+	err := inTenant(ctx, pool, u, func(tx pgx.Tx) error {
+		var (
+			assignment, template uuid.UUID
+			version              int
+			specialty, name      string
+		)
+		if err := tx.QueryRow(ctx, sqlActivePlan, u.Tenant, u.Person).Scan(&assignment, &template, &version, &specialty, &name); err != nil {
+			return fmt.Errorf("active plan: %w", err)
+		}
+		by, n, err := countRows(tx, ctx, 8, sqlGoals, u.Tenant, u.Person)
+		if err != nil {
+			return fmt.Errorf("goals: %w", err)
+		}
+		out["goals"], out["goals_approved"], out["goals_waiting"] = n, by["approved"], by["sent"]
+		if _, out["procedures"], err = countRows(tx, ctx, -1, sqlProceduresText, u.Tenant, u.Person, template, version, "%%"); err != nil {
+			return fmt.Errorf("procedures: %w", err)
+		}
+		if _, out["waiting"], err = countRows(tx, ctx, -1, sqlRequested, u.Tenant, u.Person); err != nil {
+			return fmt.Errorf("requested: %w", err)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// baselineQueue is the supervisor queue's SQL.
+func baselineQueue(ctx context.Context, pool *pgxpool.Pool, u benchUser) (map[string]int, error) {
+	out := map[string]int{}
+	err := inTenant(ctx, pool, u, func(tx pgx.Tx) error {
+		_, n, err := countRows(tx, ctx, -1, sqlQueue, u.Tenant, u.Person)
+		out["queue"] = n
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,2 @@
+DROP INDEX activities_lis_local;
+DROP INDEX activities_lis_procedure;

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 
+	"kportal/modules/activities"
 	"kportal/tenants"
 )
 
@@ -312,42 +313,16 @@ const (
 		FROM activities a JOIN people l ON l.id = a.lis_id
 		LEFT JOIN people s ON s.id = a.supervisor_id
 		LEFT JOIN arenas ar ON ar.tenant_id = a.tenant_id AND ar.id = a.arena_id`
-	sqlRequested = `SELECT ` + sqlActivityColumns + ` WHERE a.tenant_id = $1 AND a.lis_id = $2 AND a.status = 'requested'
-		ORDER BY a.done_on DESC, a.created_at DESC LIMIT 500`
 	sqlQueue = `SELECT ` + sqlActivityColumns + ` WHERE a.tenant_id = $1 AND a.supervisor_id = $2 AND a.status = 'requested'
 		AND EXISTS (SELECT 1 FROM relations r WHERE r.tenant_id = a.tenant_id AND r.lis_id = a.lis_id AND r.person_id = a.supervisor_id AND r.kind = 'supervisor')
 		ORDER BY a.requested_at, a.created_at`
 )
 
-func sqlProcedures() string {
-	done := func(col, role, statuses string) string {
-		return `coalesce((SELECT sum(a.count) FROM activities a WHERE a.tenant_id = $1 AND a.lis_id = $2 AND a.` + col + ` = x.id
-			AND a.procedure_role = '` + role + `' AND a.status IN (` + statuses + `)), 0)::int`
-	}
-	counts := func(col string) string {
-		return done(col, "assisted", "'signed', 'registered'") + ` AS done_assisted, ` +
-			done(col, "performed", "'signed', 'registered'") + ` AS done_performed, ` +
-			done(col, "assisted", "'requested'") + ` AS waiting_assisted, ` +
-			done(col, "performed", "'requested'") + ` AS waiting_performed`
-	}
-	return `SELECT * FROM (SELECT x.*, ` + counts("procedure_id") + ` FROM (
-			SELECT 'n-' || np.id AS key, np.id, false AS local, np.number, np.name, np.comment, np.assisted, np.performed, np.assisted_or_performed,
-				EXISTS (SELECT 1 FROM procedure_favourites f WHERE f.tenant_id = $1 AND f.lis_id = $2 AND f.procedure_id = np.id) AS favourite
-			FROM national_procedures np, plan_templates t
-			WHERE t.tenant_id = $1 AND t.id = $3 AND np.version_id = $4 AND (lower(np.specialty) = lower(t.specialty) OR lower(np.specialty) IN
-				(SELECT lower(sp.name) FROM specialties sp WHERE sp.code = t.specialty UNION SELECT replace(lower(sp.name), ' ', '-') FROM specialties sp WHERE sp.code = t.specialty))
-				AND np.name ILIKE $5
-		) x
-		UNION ALL
-		SELECT x.*, ` + counts("local_id") + ` FROM (
-			SELECT 'l-' || la.id AS key, la.id, true AS local, '' AS number, la.name, '' AS comment, 0 AS assisted, 0 AS performed,
-				la.required AS assisted_or_performed, false AS favourite
-			FROM local_activities la WHERE la.tenant_id = $1 AND la.template_id = $3 AND la.kind = 'procedure' AND la.name ILIKE $5
-		) x) u
-		ORDER BY favourite DESC, local, number ~ '^[0-9]+$' DESC, CASE WHEN number ~ '^[0-9]+$' THEN number::int END, number, name`
-}
+// sqlProceduresText is the page's own procedure query with pgx's placeholders.
+var sqlProceduresText = pgxArgs.Replace(activities.ProceduresQuery)
 
-var sqlProceduresText = sqlProcedures()
+// pgxArgs turns bun's positional placeholders into pgx's.
+var pgxArgs = strings.NewReplacer("?0", "$1", "?1", "$2", "?2", "$3", "?3", "$4", "?4", "$5")
 
 // baselineHome is the LIS home's main SQL: the active plan, the plan's goals
 // with their progress, the procedures with counts done, and the activities
@@ -371,9 +346,10 @@ func baselineHome(ctx context.Context, pool *pgxpool.Pool, u benchUser) (map[str
 		if _, out["procedures"], err = countRows(tx, ctx, -1, sqlProceduresText, u.Tenant, u.Person, template, version, "%%"); err != nil {
 			return fmt.Errorf("procedures: %w", err)
 		}
-		if _, out["waiting"], err = countRows(tx, ctx, -1, sqlRequested, u.Tenant, u.Person); err != nil {
+		if err = tx.QueryRow(ctx, pgxArgs.Replace(activities.CountRequestedQuery), u.Tenant, u.Person).Scan(&n); err != nil {
 			return fmt.Errorf("requested: %w", err)
 		}
+		out["waiting"] = n
 		return nil
 	})
 	return out, err

@@ -62,31 +62,40 @@ func (s *Store) Procedures(ctx context.Context, tenantID, lisID uuid.UUID, q str
 			return err
 		}
 		like := "%" + likeEscape(strings.TrimSpace(q)) + "%"
-		done := func(col, role, statuses string) string {
-			return `coalesce((SELECT sum(a.count) FROM activities a WHERE a.tenant_id = ?0 AND a.lis_id = ?1 AND a.` + col + ` = x.id
-				AND a.procedure_role = '` + role + `' AND a.status IN (` + statuses + `)), 0)::int`
-		}
-		counts := done("%s", "assisted", "'signed', 'registered'") + ` AS done_assisted, ` +
-			done("%s", "performed", "'signed', 'registered'") + ` AS done_performed, ` +
-			done("%s", "assisted", "'requested'") + ` AS waiting_assisted, ` +
-			done("%s", "performed", "'requested'") + ` AS waiting_performed`
-		query := `SELECT * FROM (SELECT x.*, ` + strings.ReplaceAll(counts, "%s", "procedure_id") + ` FROM (
-				SELECT 'n-' || np.id AS key, np.id, false AS local, np.number, np.name, np.comment, np.assisted, np.performed, np.assisted_or_performed,
-					EXISTS (SELECT 1 FROM procedure_favourites f WHERE f.tenant_id = ?0 AND f.lis_id = ?1 AND f.procedure_id = np.id) AS favourite
-				FROM national_procedures np, plan_templates t
-				WHERE t.tenant_id = ?0 AND t.id = ?2 AND np.version_id = ?3 AND ` + specialtyMatch + ` AND np.name ILIKE ?4
-			) x
-			UNION ALL
-			SELECT x.*, ` + strings.ReplaceAll(counts, "%s", "local_id") + ` FROM (
-				SELECT 'l-' || la.id AS key, la.id, true AS local, '' AS number, la.name, '' AS comment, 0 AS assisted, 0 AS performed,
-					la.required AS assisted_or_performed, false AS favourite
-				FROM local_activities la WHERE la.tenant_id = ?0 AND la.template_id = ?2 AND la.kind = 'procedure' AND la.name ILIKE ?4
-			) x) u
-			ORDER BY favourite DESC, local, number ~ '^[0-9]+$' DESC, CASE WHEN number ~ '^[0-9]+$' THEN number::int END, number, name`
-		return tx.NewRaw(query, tenantID, lisID, plan.TemplateID, plan.VersionID, like).Scan(ctx, &out)
+		return tx.NewRaw(ProceduresQuery, tenantID, lisID, plan.TemplateID, plan.VersionID, like).Scan(ctx, &out)
 	})
 	return out, err
 }
+
+// ProceduresQuery is the procedure list with counts, for ?0 tenant, ?1 LIS,
+// ?2 template, ?3 catalogue version, ?4 a LIKE pattern for the name. It makes
+// one pass over the LIS's procedure activities (an index range), not four
+// subqueries per procedure. kportal bench runs the same text as its baseline.
+const ProceduresQuery = `WITH done AS (
+				SELECT coalesce(a.procedure_id, a.local_id) AS pid,
+					coalesce(sum(a.count) FILTER (WHERE a.procedure_role = 'assisted' AND a.status IN ('signed', 'registered')), 0)::int AS done_assisted,
+					coalesce(sum(a.count) FILTER (WHERE a.procedure_role = 'performed' AND a.status IN ('signed', 'registered')), 0)::int AS done_performed,
+					coalesce(sum(a.count) FILTER (WHERE a.procedure_role = 'assisted' AND a.status = 'requested'), 0)::int AS waiting_assisted,
+					coalesce(sum(a.count) FILTER (WHERE a.procedure_role = 'performed' AND a.status = 'requested'), 0)::int AS waiting_performed
+				FROM activities a
+				WHERE a.tenant_id = ?0 AND a.lis_id = ?1 AND a.kind = 'procedure' AND (a.procedure_id IS NOT NULL OR a.local_id IS NOT NULL)
+				GROUP BY 1)
+			SELECT * FROM (
+				SELECT 'n-' || np.id AS key, np.id, false AS local, np.number, np.name, np.comment, np.assisted, np.performed, np.assisted_or_performed,
+					EXISTS (SELECT 1 FROM procedure_favourites f WHERE f.tenant_id = ?0 AND f.lis_id = ?1 AND f.procedure_id = np.id) AS favourite,
+					coalesce(d.done_assisted, 0) AS done_assisted, coalesce(d.done_performed, 0) AS done_performed,
+					coalesce(d.waiting_assisted, 0) AS waiting_assisted, coalesce(d.waiting_performed, 0) AS waiting_performed
+				FROM national_procedures np JOIN plan_templates t ON t.tenant_id = ?0 AND t.id = ?2
+				LEFT JOIN done d ON d.pid = np.id
+				WHERE np.version_id = ?3 AND ` + specialtyMatch + ` AND np.name ILIKE ?4
+				UNION ALL
+				SELECT 'l-' || la.id AS key, la.id, true AS local, '' AS number, la.name, '' AS comment, 0 AS assisted, 0 AS performed,
+					la.required AS assisted_or_performed, false AS favourite,
+					coalesce(d.done_assisted, 0), coalesce(d.done_performed, 0), coalesce(d.waiting_assisted, 0), coalesce(d.waiting_performed, 0)
+				FROM local_activities la LEFT JOIN done d ON d.pid = la.id
+				WHERE la.tenant_id = ?0 AND la.template_id = ?2 AND la.kind = 'procedure' AND la.name ILIKE ?4
+			) u
+			ORDER BY favourite DESC, local, number ~ '^[0-9]+$' DESC, CASE WHEN number ~ '^[0-9]+$' THEN number::int END, number, name`
 
 // procedureOf finds a procedure of the LIS's active plan by its key.
 func procedureOf(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, plan *Plan, key string) (name string, national, local *uuid.UUID, goals []string, err error) {

@@ -627,3 +627,16 @@ func exists(ctx context.Context, db bun.IDB, query string, args ...any) (bool, e
 func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
+
+// CountRequestedQuery counts a LIS's activities waiting for a signature, for
+// ?0 tenant and ?1 LIS (kportal bench runs the same text as its baseline).
+const CountRequestedQuery = `SELECT count(*) FROM activities WHERE tenant_id = ?0 AND lis_id = ?1 AND status = 'requested'`
+
+// CountRequested is how many of the LIS's activities wait for a signature.
+func (s *Store) CountRequested(ctx context.Context, tenantID, lisID uuid.UUID) (int, error) {
+	var n int
+	err := s.tx(ctx, tenantID, lisID, func(ctx context.Context, tx bun.Tx) error {
+		return tx.NewRaw(CountRequestedQuery, tenantID, lisID).Scan(ctx, &n)
+	})
+	return n, err
+}

@@ -167,11 +167,9 @@ func (m *Module) lis(c echo.Context, t *tenants.Tenant, lisID uuid.UUID) (*lisVi
 			lv.ProceduresOK++
 		}
 	}
-	waiting, err := m.acts.List(ctx, t.ID, lisID, "", activities.StatusRequested)
-	if err != nil {
+	if lv.SignaturesWaiting, err = m.acts.CountRequested(ctx, t.ID, lisID); err != nil {
 		return nil, err
 	}
-	lv.SignaturesWaiting = len(waiting)
 	if lv.Query != "" {
 		if lv.FoundGoals, err = m.goals.Goals(ctx, t.ID, lisID, goals.Filter{Arena: lv.Arena, Search: lv.Query}); err != nil {
 			return nil, err

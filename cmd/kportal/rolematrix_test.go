@@ -2,16 +2,19 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/uuid"
 
+	"kportal/modules"
 	"kportal/storage/testenv"
 	"kportal/tenants"
 )
@@ -139,20 +142,146 @@ var (
 	platformRoles = []string{"rhf_admin", "hdir", "platform_admin"}
 )
 
-func TestRoleMatrix(t *testing.T) {
+// matrixWorld is kportal running on the real services with a kommune and one
+// signed-in user per role: what the route walks below call routes as.
+type matrixWorld struct {
+	app      *app
+	srv      *httptest.Server
+	tn       *tenants.Tenant
+	subjects []string          // anonymous, none, each tenant role, each platform role
+	tokens   map[string]string // subject → session token ("" for anonymous)
+	anon     *http.Client      // keeps the CSRF cookie of the anonymous subject
+	csrf     string
+}
+
+// newMatrixWorld starts kportal; with probe, every handler is a stand-in that
+// answers 204, so only the guard decides.
+func newMatrixWorld(t *testing.T, probe bool) *matrixWorld {
+	t.Helper()
 	cfg := testConfig(t)
 	a, err := openApp(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.close()
-	a.probe = true
-	srv := httptest.NewServer(a.server())
-	defer srv.Close()
+	t.Cleanup(a.close)
+	a.probe = probe
+	w := &matrixWorld{app: a, srv: httptest.NewServer(a.server()), tokens: map[string]string{"anonymous": ""}}
+	t.Cleanup(w.srv.Close)
 
+	withRefData(t) // rhf_admin is scoped to an RHF of the reference data
+	w.tn = &tenants.Tenant{Slug: "matrise-" + uuid.NewString()[:6], Name: "Matrise kommune", Kind: tenants.KindKommune}
+	if err := tenants.Create(context.Background(), testenv.Get(t).App, w.tn); err != nil {
+		t.Fatal(err)
+	}
+	w.subjects = []string{"anonymous", "none"}
+	email, password := newUser(t, cfg, "Ingen")
+	w.tokens["none"] = sessionToken(t, cfg, email, password)
+	for _, role := range tenantRoles {
+		email, password := newUser(t, cfg, "Rolle")
+		if err := tenants.AddMembership(context.Background(), testenv.Get(t).App, w.tn.ID, personFor(t, cfg, email), role); err != nil {
+			t.Fatal(err)
+		}
+		w.tokens[role] = sessionToken(t, cfg, email, password)
+		w.subjects = append(w.subjects, role)
+	}
+	for _, role := range platformRoles {
+		email, password := newUser(t, cfg, "Plattform")
+		rhf := ""
+		if role == tenants.RoleRHFAdmin {
+			rhf = "HV"
+		}
+		grantPlatform(t, cfg, email, role, rhf)
+		w.tokens[role] = sessionToken(t, cfg, email, password)
+		w.subjects = append(w.subjects, role)
+	}
+	// Without a session a form needs the CSRF cookie and its token, as in a browser.
+	jar, _ := cookiejar.New(nil)
+	w.anon = &http.Client{Jar: jar, CheckRedirect: noRedirects.CheckRedirect}
+	if resp, err := w.anon.Get(w.srv.URL + "/hjelp"); err == nil {
+		resp.Body.Close()
+	}
+	u, _ := url.Parse(w.srv.URL)
+	for _, c := range jar.Cookies(u) {
+		if c.Name == "kportal_csrf" {
+			w.csrf = c.Value
+		}
+	}
+	return w
+}
+
+// routes lists the routes with signing out last: it ends the session the
+// other calls need.
+func (w *matrixWorld) routes() []modules.RouteInfo {
+	routes := w.app.host.Routes()
+	sort.SliceStable(routes, func(i, j int) bool { return routes[j].Path == "/logg-ut" && routes[i].Path != "/logg-ut" })
+	return routes
+}
+
+// path fills a route's parameters: the world's tenant, id for every other one.
+func (w *matrixWorld) path(route, id string) string {
+	path := route
+	for _, seg := range strings.Split(route, "/") {
+		switch {
+		case seg == ":tenant":
+			path = strings.Replace(path, seg, w.tn.Slug, 1)
+		case strings.HasPrefix(seg, ":"):
+			path = strings.Replace(path, seg, id, 1)
+		case seg == "*":
+			path = strings.Replace(path, seg, "app.css", 1)
+		}
+	}
+	return path
+}
+
+// call sends a request as subject (a form body when form is not nil) and
+// returns the status.
+func (w *matrixWorld) call(t *testing.T, method, path, subject string, form url.Values) int {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, w.srv.URL+path, body)
+	req.Header.Set("Accept", "application/json")
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	client := noRedirects
+	if tok := w.tokens[subject]; tok != "" {
+		req.Header.Set("X-Session-Token", tok)
+	} else {
+		client = w.anon
+		req.Header.Set("X-CSRF-Token", w.csrf)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// noRedirects reports a redirect as the answer: a walk wants each route's own.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// allowed reads a roleMatrix rule for a subject.
+func allowed(rule, subject string) bool {
+	switch rule {
+	case "public":
+		return true
+	case "signed-in":
+		return subject != "anonymous"
+	case "members":
+		return slices.Contains(tenantRoles, subject)
+	}
+	return slices.Contains(strings.Split(rule, ","), subject)
+}
+
+func TestRoleMatrix(t *testing.T) {
+	w := newMatrixWorld(t, true)
 	t.Run("every route has its row and every row its route", func(t *testing.T) {
 		seen := map[string]bool{}
-		for _, r := range a.host.Routes() {
+		for _, r := range w.app.host.Routes() {
 			key := r.Method + " " + r.Path
 			seen[key] = true
 			if _, ok := roleMatrix[key]; !ok {
@@ -165,112 +294,71 @@ func TestRoleMatrix(t *testing.T) {
 			}
 		}
 	})
-
-	withRefData(t) // rhf_admin is scoped to an RHF of the reference data
-	tn := &tenants.Tenant{Slug: "matrise-" + uuid.NewString()[:6], Name: "Matrise kommune", Kind: tenants.KindKommune}
-	if err := tenants.Create(context.Background(), testenv.Get(t).App, tn); err != nil {
-		t.Fatal(err)
-	}
-	tokens := map[string]string{"anonymous": ""}
-	subjects := []string{"anonymous", "none"}
-	email, password := newUser(t, cfg, "Ingen")
-	tokens["none"] = sessionToken(t, cfg, email, password)
-	for _, role := range tenantRoles {
-		email, password := newUser(t, cfg, "Rolle")
-		if err := tenants.AddMembership(context.Background(), testenv.Get(t).App, tn.ID, personFor(t, cfg, email), role); err != nil {
-			t.Fatal(err)
-		}
-		tokens[role] = sessionToken(t, cfg, email, password)
-		subjects = append(subjects, role)
-	}
-	for _, role := range platformRoles {
-		email, password := newUser(t, cfg, "Plattform")
-		rhf := ""
-		if role == tenants.RoleRHFAdmin {
-			rhf = "HV"
-		}
-		grantPlatform(t, cfg, email, role, rhf)
-		tokens[role] = sessionToken(t, cfg, email, password)
-		subjects = append(subjects, role)
-	}
-
-	allowed := func(rule, subject string) bool {
-		switch rule {
-		case "public":
-			return true
-		case "signed-in":
-			return subject != "anonymous"
-		case "members":
-			for _, r := range tenantRoles {
-				if r == subject {
-					return true
-				}
-			}
-			return false
-		}
-		for _, r := range strings.Split(rule, ",") {
-			if r == subject {
-				return true
-			}
-		}
-		return false
-	}
-	// Without a session a form needs the CSRF cookie and its token, as in a browser.
-	jar, _ := cookiejar.New(nil)
-	anon := &http.Client{Jar: jar}
-	if resp, err := anon.Get(srv.URL + "/hjelp"); err == nil {
-		resp.Body.Close()
-	}
-	u, _ := url.Parse(srv.URL)
-	csrf := ""
-	for _, c := range jar.Cookies(u) {
-		if c.Name == "kportal_csrf" {
-			csrf = c.Value
-		}
-	}
-	routes := a.host.Routes()
-	// Signing out ends the session the other rows need: do it last.
-	sort.SliceStable(routes, func(i, j int) bool { return routes[j].Path == "/logg-ut" && routes[i].Path != "/logg-ut" })
-	for _, r := range routes {
+	for _, r := range w.routes() {
 		rule, ok := roleMatrix[r.Method+" "+r.Path]
 		if !ok {
 			continue
 		}
-		path := r.Path
-		for _, seg := range strings.Split(r.Path, "/") {
-			switch {
-			case seg == ":tenant":
-				path = strings.Replace(path, seg, tn.Slug, 1)
-			case strings.HasPrefix(seg, ":"):
-				path = strings.Replace(path, seg, uuid.NewString(), 1)
-			case seg == "*":
-				path = strings.Replace(path, seg, "app.css", 1)
-			}
-		}
-		for _, subject := range subjects {
-			req, _ := http.NewRequest(r.Method, srv.URL+path, nil)
-			req.Header.Set("Accept", "application/json")
-			client := http.DefaultClient
-			if tok := tokens[subject]; tok != "" {
-				req.Header.Set("X-Session-Token", tok)
-			} else {
-				client = anon
-				req.Header.Set("X-CSRF-Token", csrf)
-			}
-			resp, err := client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			got := resp.StatusCode == http.StatusNoContent
-			denied := resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound
+		path := w.path(r.Path, uuid.NewString())
+		for _, subject := range w.subjects {
+			status := w.call(t, r.Method, path, subject, nil)
+			got := status == http.StatusNoContent
+			denied := status == http.StatusUnauthorized || status == http.StatusForbidden || status == http.StatusNotFound
 			if !got && !denied {
-				t.Errorf("%s %s as %s: unexpected status %d", r.Method, path, subject, resp.StatusCode)
+				t.Errorf("%s %s as %s: unexpected status %d", r.Method, path, subject, status)
 				continue
 			}
 			if want := allowed(rule, subject); got != want {
-				t.Errorf("%s %s as %s: allowed=%v (status %d), want %v (%s)", r.Method, r.Path, subject, got, resp.StatusCode, want, rule)
+				t.Errorf("%s %s as %s: allowed=%v (status %d), want %v (%s)", r.Method, r.Path, subject, got, status, want, rule)
 			}
 		}
+	}
+}
+
+// Bad input never reaches a 500: every route, called by someone allowed to,
+// with ids that are not ids or name nothing, and with forms that are empty or
+// full of nonsense in every field kportal's forms have.
+func TestBadInputNeverAnInternalError(t *testing.T) {
+	w := newMatrixWorld(t, false)
+	junk := url.Values{}
+	for _, f := range []string{"action", "admin_email", "approver", "arena", "auto_assign", "checksum", "code", "comment", "completed_on",
+		"confirm", "count", "decision", "delegate", "description", "done_on", "email", "goals", "hpr", "inputs", "kind", "label", "leder",
+		"lis", "lis_specialties", "local_arena", "local_kind", "local_name", "local_required", "name", "note", "orgnr", "outcome", "plan",
+		"procedure", "q", "reason", "registry_id", "role", "roller", "slug", "specialty", "status", "supervisor", "template", "text",
+		"title", "uao_specialties", "until", "veileder", "version", "arena-0-name", "arena-0-lis1", "shown", "goal"} {
+		junk[f] = []string{"ikke-gyldig ' \" <x> 99999999999999999999", "-1"}
+	}
+	refused := 0 // 422s: the walk reaches the handlers' own checks, not only the guard
+	for _, r := range w.routes() {
+		rule := roleMatrix[r.Method+" "+r.Path]
+		var subject string
+		for _, s := range w.subjects {
+			if allowed(rule, s) && s != "anonymous" {
+				subject = s
+				break
+			}
+		}
+		if subject == "" || r.Path == "/logg-ut" {
+			continue
+		}
+		for _, id := range []string{"ikke-en-id", uuid.NewString()} {
+			path := w.path(r.Path, id)
+			forms := []url.Values{nil}
+			if r.Method == http.MethodPost {
+				forms = []url.Values{{}, junk}
+			}
+			for _, form := range forms {
+				status := w.call(t, r.Method, path+"?q=%27&status=x&arena=ikke-en-id&flow=x", subject, form)
+				if status >= 500 && status != http.StatusServiceUnavailable {
+					t.Errorf("%s %s as %s with %d form fields: status %d", r.Method, path, subject, len(form), status)
+				}
+				if status == http.StatusUnprocessableEntity {
+					refused++
+				}
+			}
+		}
+	}
+	if refused < 20 {
+		t.Fatalf("only %d answers were 422: the walk does not reach the handlers' checks", refused)
 	}
 }

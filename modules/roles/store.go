@@ -692,13 +692,13 @@ var errProblems = errors.New("import has problems")
 // ensureIdentities finds or creates the Kratos identity of every row whose
 // person row does not exist yet, a few at a time.
 func (s *Store) ensureIdentities(ctx context.Context, rows []ImportRow, people map[string]known) (map[string]*kratos.Identity, error) {
-	var todo []ImportRow
+	var missing []ImportRow
 	for _, r := range rows {
 		if _, ok := people[r.Email]; !ok {
-			todo = append(todo, r)
+			missing = append(missing, r)
 		}
 	}
-	out := make(map[string]*kratos.Identity, len(todo))
+	out := make(map[string]*kratos.Identity, len(missing))
 	var (
 		mu    sync.Mutex
 		first error
@@ -707,7 +707,7 @@ func (s *Store) ensureIdentities(ctx context.Context, rows []ImportRow, people m
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	work := make(chan ImportRow)
-	for range min(identityWorkers, len(todo)) {
+	for range min(identityWorkers, len(missing)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -723,7 +723,7 @@ func (s *Store) ensureIdentities(ctx context.Context, rows []ImportRow, people m
 			}
 		}()
 	}
-	for _, r := range todo {
+	for _, r := range missing {
 		if ctx.Err() != nil {
 			break
 		}

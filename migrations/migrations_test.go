@@ -68,6 +68,26 @@ func TestIsolationCatalog(t *testing.T) {
 	if tenantTables == 0 {
 		t.Fatal("no tenant-scoped tables found: the catalog query is looking in the wrong place")
 	}
+	// A policy may widen what a transaction reads (a person's own rows, an
+	// invitation link, Helsedirektoratet's review), never what it writes.
+	var wide []struct {
+		Table string  `bun:"tablename"`
+		Name  string  `bun:"policyname"`
+		Cmd   string  `bun:"cmd"`
+		Qual  *string `bun:"qual"`
+		Check *string `bun:"with_check"`
+	}
+	err = env.Owner.NewRaw(`
+		SELECT p.tablename, p.policyname, p.cmd, p.qual, p.with_check FROM pg_policies p
+		WHERE p.schemaname = 'public' AND p.cmd <> 'SELECT'
+		  AND EXISTS (SELECT 1 FROM information_schema.columns c WHERE c.table_schema = 'public' AND c.table_name = p.tablename AND c.column_name = 'tenant_id')
+		  AND (p.qual IS DISTINCT FROM '(tenant_id = kportal_tenant())' OR p.with_check IS DISTINCT FROM '(tenant_id = kportal_tenant())')`).Scan(ctx, &wide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range wide {
+		t.Errorf("policy %s on %s (%s) lets a transaction change rows beyond its tenant: USING %v, WITH CHECK %v", w.Name, w.Table, w.Cmd, deref(w.Qual), deref(w.Check))
+	}
 	var role struct {
 		Super, Bypass bool
 		Owned         int
@@ -81,4 +101,11 @@ func TestIsolationCatalog(t *testing.T) {
 	if role.Super || role.Bypass || role.Owned > 0 {
 		t.Fatalf("application role: superuser=%v bypassrls=%v owns %d relations; it must be none of these", role.Super, role.Bypass, role.Owned)
 	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "(none)"
+	}
+	return *s
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
+	"kportal/modules/activities"
 	"kportal/modules/catalog"
 	"kportal/modules/identity"
 	"kportal/modules/plans"
@@ -138,6 +139,9 @@ func runSeed(ctx context.Context, cfg *config, args []string) error {
 	if err := seedPlans(ctx, db, ids, p); err != nil {
 		return fmt.Errorf("demo plans: %w", err)
 	}
+	if err := seedActivities(ctx, db, ids["helse-bergen"], p); err != nil {
+		return fmt.Errorf("demo activities: %w", err)
+	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "Demo users (password %s):\n", DemoPassword)
 	for _, u := range demoUsers {
@@ -264,4 +268,29 @@ func hasActive(as []plans.Assignment, template uuid.UUID) bool {
 		}
 	}
 	return false
+}
+
+// seedActivities gives Kari procedures done: one request signed by Ola, one
+// waiting in his queue. Only once: a LIS who has activities keeps them.
+func seedActivities(ctx context.Context, db *bun.DB, tenantID uuid.UUID, p func(string) uuid.UUID) error {
+	kari := tenants.Actor{PersonID: p("kari.lis"), Name: "Kari Nordmann"}
+	ola := tenants.Actor{PersonID: p("ola.supervisor"), Name: "Ola Hansen"}
+	store := activities.NewStore(db)
+	if done, err := store.List(ctx, tenantID, kari.PersonID, "", ""); err != nil || len(done) > 0 {
+		return err
+	}
+	procs, err := store.Procedures(ctx, tenantID, kari.PersonID, "")
+	if err != nil || len(procs) < 2 {
+		return err
+	}
+	day := time.Now().AddDate(0, 0, -7).Format("2006-01-02")
+	signed, err := store.RegisterProcedures(ctx, tenantID, kari, ola.PersonID.String(), day,
+		[]activities.Repetitions{{Key: procs[0].Key, Role: "performed", Count: 3}, {Key: procs[1].Key, Role: "assisted", Count: 2}})
+	if err != nil {
+		return err
+	}
+	if err := store.Decide(ctx, tenantID, ola, activities.DecisionSigned, []activities.Decision{{ActivityID: signed[0].ID, Comment: "Fint utført."}}); err != nil {
+		return err
+	}
+	return nil
 }

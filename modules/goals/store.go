@@ -755,28 +755,28 @@ func mayDecide(ctx context.Context, tx bun.IDB, p *Progress, person uuid.UUID, t
 	return tenants.MayApprove(ctx, tx, p.TenantID, person, p.LisID, today)
 }
 
-// Queue lists the goals waiting for person's decision: sent to them, or to a
-// leder who delegated approval to them, for a LIS they may approve for.
+// queueWhere selects the goals waiting for person's decision (?0 tenant,
+// ?1 person, ?2 today): sent to them, or to a leder who delegated approval to
+// them, for a LIS they may approve for — tenants.MayApprove as SQL, so the
+// queue is one query however long it is.
+const queueWhere = `WHERE gp.tenant_id = ?0 AND gp.status = 'sent'
+	AND (gp.sent_to = ?1 OR gp.sent_to IN (SELECT d.leder_id FROM delegations d WHERE d.tenant_id = gp.tenant_id AND d.delegate_id = ?1
+		AND d.revoked_at IS NULL AND (d.valid_until IS NULL OR d.valid_until >= ?2::date)))
+	AND EXISTS (SELECT 1 FROM relations r WHERE r.tenant_id = gp.tenant_id AND r.lis_id = gp.lis_id AND r.kind = 'leder' AND (r.person_id = ?1
+		OR EXISTS (SELECT 1 FROM delegations d WHERE d.tenant_id = r.tenant_id AND d.leder_id = r.person_id AND d.delegate_id = ?1
+			AND d.revoked_at IS NULL AND (d.valid_until IS NULL OR d.valid_until >= ?2::date))))`
+
+// Queue lists the goals waiting for person's decision, each with its live basis.
 func (s *Store) Queue(ctx context.Context, tenantID, person uuid.UUID) ([]Case, error) {
-	today := s.today()
+	today := s.today().Format("2006-01-02")
 	var out []Case
 	err := s.tx(ctx, tenantID, person, func(ctx context.Context, tx bun.Tx) error {
 		var ps []Progress
-		if err := tx.NewRaw(`SELECT `+progressColumns+progressFrom+`WHERE gp.tenant_id = ? AND gp.status = 'sent' AND (gp.sent_to = ?
-			OR gp.sent_to IN (SELECT d.leder_id FROM delegations d WHERE d.tenant_id = gp.tenant_id AND d.delegate_id = ?
-				AND d.revoked_at IS NULL AND (d.valid_until IS NULL OR d.valid_until >= ?::date)))
-			ORDER BY gp.sent_at`, tenantID, person, person, today.Format("2006-01-02")).Scan(ctx, &ps); err != nil {
+		if err := tx.NewRaw(`SELECT `+progressColumns+progressFrom+queueWhere+` ORDER BY gp.sent_at`, tenantID, person, today).Scan(ctx, &ps); err != nil {
 			return err
 		}
 		for i := range ps {
 			ps[i].inOslo()
-			ok, err := mayDecide(ctx, tx, &ps[i], person, today)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue
-			}
 			b, err := liveBasis(ctx, tx, &ps[i])
 			if err != nil {
 				return err
@@ -786,6 +786,15 @@ func (s *Store) Queue(ctx context.Context, tenantID, person uuid.UUID) ([]Case, 
 		return nil
 	})
 	return out, err
+}
+
+// QueueCount is how many goals wait for person's decision (the home page).
+func (s *Store) QueueCount(ctx context.Context, tenantID, person uuid.UUID) (int, error) {
+	var n int
+	err := s.tx(ctx, tenantID, person, func(ctx context.Context, tx bun.Tx) error {
+		return tx.NewRaw(`SELECT count(*) FROM goal_progress gp `+queueWhere, tenantID, person, s.today().Format("2006-01-02")).Scan(ctx, &n)
+	})
+	return n, err
 }
 
 // CaseFor is one goal for its approver: waiting, or already decided (with the

@@ -309,6 +309,35 @@ func TestWhoMayDecide(t *testing.T) {
 	}
 }
 
+// A goal sent to a leder who is no longer the LIS's leder leaves their queue,
+// and their delegate's, and neither may decide it; the count agrees.
+func TestQueueFollowsTheCurrentLeder(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	p := f.send(t, f.lis, "KLS-001", f.leder, f.veileder, f.sup)
+	f.answerAll(t, p)
+	for _, who := range []tenants.Actor{f.leder, f.delegate} {
+		if n, err := f.store.QueueCount(ctx, f.a.ID, who.PersonID); err != nil || n != 1 {
+			t.Fatalf("before the change, %s's count: %d %v", who.Name, n, err)
+		}
+	}
+	inTenant(t, f.db, f.a.ID, func(ctx context.Context, tx bun.Tx) error {
+		return tenants.SetRelation(ctx, tx, f.a.ID, f.lis.PersonID, "leder", f.otherLeder.PersonID, tenants.Actor{Name: "test"})
+	})
+	for _, who := range []tenants.Actor{f.leder, f.delegate} {
+		q, err := f.store.Queue(ctx, f.a.ID, who.PersonID)
+		if err != nil || len(q) != 0 {
+			t.Errorf("%s's queue after the LIS got another leder: %d %v", who.Name, len(q), err)
+		}
+		if n, err := f.store.QueueCount(ctx, f.a.ID, who.PersonID); err != nil || n != 0 {
+			t.Errorf("%s's count after the LIS got another leder: %d %v", who.Name, n, err)
+		}
+		if _, err := f.store.Decide(ctx, f.a.ID, who, p.ID, Decision{Outcome: Approve}); !apperr.Is(err, apperr.NotFound) {
+			t.Errorf("%s decided after the LIS got another leder: %v", who.Name, err)
+		}
+	}
+}
+
 func TestDecisionRules(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()

@@ -110,11 +110,9 @@ func (m *Module) home(c echo.Context) error {
 		}
 	}
 	// Anyone may hold approvals delegated to them, not only ledere.
-	cases, err := m.goals.Queue(ctx, t.ID, v.PersonID)
-	if err != nil {
+	if p.ToApprove, err = m.goals.QueueCount(ctx, t.ID, v.PersonID); err != nil {
 		return err
 	}
-	p.ToApprove = len(cases)
 	return m.pages.Render(c, http.StatusOK, "home", t.Name, p)
 }
 

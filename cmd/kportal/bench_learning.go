@@ -22,6 +22,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"kportal/modules/activities"
+	"kportal/modules/goals"
 	"kportal/tenants"
 )
 
@@ -288,22 +289,6 @@ const (
 	sqlActivePlan = `SELECT pa.id, pa.template_id, pa.version_id, t.specialty, t.name
 		FROM plan_assignments pa JOIN plan_templates t ON t.tenant_id = pa.tenant_id AND t.id = pa.template_id
 		WHERE pa.tenant_id = $1 AND pa.lis_id = $2 AND pa.archived_at IS NULL ORDER BY pa.assigned_at DESC LIMIT 1`
-	sqlGoals = `SELECT DISTINCT ON (ptg.goal_code) pa.id AS assignment_id, pa.version_id, ptg.goal_code, g.text,
-			coalesce(g.competence_area, '') AS competence_area, ptg.arena_ids::text[] AS arena_ids,
-			gp.id AS progress_id, pl.id IS NOT NULL AS prior_approved,
-			CASE WHEN pl.id IS NOT NULL AND gp.status IS DISTINCT FROM 'approved' THEN 'approved' ELSE coalesce(gp.status, '') END AS status, gp.completed_on, coalesce(gp.comment, '') AS comment,
-			coalesce(trim(st.given_name || ' ' || st.family_name), '') AS sent_to_name,
-			coalesce(trim(db.given_name || ' ' || db.family_name), '') AS decided_by_name,
-			gp.decided_at, coalesce(gp.decision_note, '') AS decision_note
-		FROM plan_assignments pa
-		JOIN plan_template_goals ptg ON ptg.tenant_id = pa.tenant_id AND ptg.template_id = pa.template_id
-		LEFT JOIN goals g ON g.version_id = pa.version_id AND g.code = ptg.goal_code
-		LEFT JOIN goal_progress gp ON gp.tenant_id = pa.tenant_id AND gp.lis_id = pa.lis_id AND gp.goal_code = ptg.goal_code AND NOT gp.prior_learning
-		LEFT JOIN goal_progress pl ON pl.tenant_id = pa.tenant_id AND pl.lis_id = pa.lis_id AND pl.goal_code = ptg.goal_code AND pl.prior_learning AND pl.status = 'approved'
-		LEFT JOIN people st ON st.id = gp.sent_to
-		LEFT JOIN people db ON db.id = gp.decided_by
-		WHERE pa.tenant_id = $1 AND pa.lis_id = $2 AND pa.archived_at IS NULL
-		ORDER BY ptg.goal_code, pa.assigned_at DESC`
 	sqlActivityColumns = `a.tenant_id, a.id, a.lis_id, a.assignment_id, a.kind, a.title, a.procedure_id, a.local_id, a.procedure_role,
 		a.count, a.done_on, a.arena_id, a.goal_codes, a.comment, a.status, a.supervisor_id, a.requested_at, a.created_at, a.updated_at,
 		trim(l.given_name || ' ' || l.family_name) AS lis_name,
@@ -320,6 +305,21 @@ const (
 
 // sqlProceduresText is the page's own procedure query with pgx's placeholders.
 var sqlProceduresText = pgxArgs.Replace(activities.ProceduresQuery)
+
+// numbered turns bun's successive ? placeholders into pgx's $1, $2, …
+func numbered(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
 
 // pgxArgs turns bun's positional placeholders into pgx's.
 var pgxArgs = strings.NewReplacer("?0", "$1", "?1", "$2", "?2", "$3", "?3", "$4", "?4", "$5")
@@ -338,7 +338,7 @@ func baselineHome(ctx context.Context, pool *pgxpool.Pool, u benchUser) (map[str
 		if err := tx.QueryRow(ctx, sqlActivePlan, u.Tenant, u.Person).Scan(&assignment, &template, &version, &specialty, &name); err != nil {
 			return fmt.Errorf("active plan: %w", err)
 		}
-		by, n, err := countRows(tx, ctx, 8, sqlGoals, u.Tenant, u.Person)
+		by, n, err := countRows(tx, ctx, 8, numbered(goals.GoalsQuery), u.Tenant, u.Person)
 		if err != nil {
 			return fmt.Errorf("goals: %w", err)
 		}

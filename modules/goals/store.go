@@ -107,11 +107,11 @@ type Filter struct {
 	Code   string // exactly one goal
 }
 
-// Goals lists the goals of the LIS's active plans, with the LIS's progress.
-func (s *Store) Goals(ctx context.Context, tenantID, lisID uuid.UUID, f Filter) ([]Goal, error) {
-	var out []Goal
-	err := s.tx(ctx, tenantID, lisID, func(ctx context.Context, tx bun.Tx) error {
-		q := `SELECT DISTINCT ON (ptg.goal_code) pa.id AS assignment_id, pa.version_id, ptg.goal_code, g.text,
+// goalsQuery lists the goals of a LIS's active plans with their progress,
+// for tenant and LIS as its two arguments; Goals adds its filters and then
+// goalsOrder. GoalsQuery is the whole of it, which kportal bench runs as its
+// baseline.
+const goalsQuery = `SELECT DISTINCT ON (ptg.goal_code) pa.id AS assignment_id, pa.version_id, ptg.goal_code, g.text,
 				coalesce(g.competence_area, '') AS competence_area, ptg.arena_ids::text[] AS arena_ids,
 				gp.id AS progress_id, pl.id IS NOT NULL AS prior_approved,
 				CASE WHEN pl.id IS NOT NULL AND gp.status IS DISTINCT FROM 'approved' THEN 'approved' ELSE coalesce(gp.status, '') END AS status, gp.completed_on, coalesce(gp.comment, '') AS comment,
@@ -126,6 +126,17 @@ func (s *Store) Goals(ctx context.Context, tenantID, lisID uuid.UUID, f Filter) 
 			LEFT JOIN people st ON st.id = gp.sent_to
 			LEFT JOIN people db ON db.id = gp.decided_by
 			WHERE pa.tenant_id = ? AND pa.lis_id = ? AND pa.archived_at IS NULL`
+
+const goalsOrder = ` ORDER BY ptg.goal_code, pa.assigned_at DESC`
+
+// GoalsQuery is the unfiltered goals list (arguments: tenant, LIS).
+const GoalsQuery = goalsQuery + goalsOrder
+
+// Goals lists the goals of the LIS's active plans, with the LIS's progress.
+func (s *Store) Goals(ctx context.Context, tenantID, lisID uuid.UUID, f Filter) ([]Goal, error) {
+	var out []Goal
+	err := s.tx(ctx, tenantID, lisID, func(ctx context.Context, tx bun.Tx) error {
+		q := goalsQuery
 		args := []any{tenantID, lisID}
 		if f.Arena != "" {
 			q += ` AND ?::uuid = ANY (ptg.arena_ids)`
@@ -140,7 +151,7 @@ func (s *Store) Goals(ctx context.Context, tenantID, lisID uuid.UUID, f Filter) 
 			q += ` AND (ptg.goal_code ILIKE ? OR g.text ILIKE ?)`
 			args = append(args, like, like)
 		}
-		q += ` ORDER BY ptg.goal_code, pa.assigned_at DESC`
+		q += goalsOrder
 		return tx.NewRaw(q, args...).Scan(ctx, &out)
 	})
 	return out, err

@@ -10,7 +10,9 @@ import (
 	"embed"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -129,20 +131,24 @@ func (m *Module) renderArenas(c echo.Context, status int, problem error) error {
 	return m.pages.Render(c, status, "arenas", "Læringsarenaer", p)
 }
 
-func formProblem(err error) bool {
-	code := apperr.CodeOf(err)
-	return code == apperr.Invalid || code == apperr.Conflict
+// asMessage turns per-field messages into one for the page: the arena lists
+// have one form per row, so a field message would stand at the wrong form.
+func asMessage(err error) error {
+	fields := apperr.FieldsOf(err)
+	if len(fields) == 0 {
+		return err
+	}
+	msgs := make([]string, 0, len(fields))
+	for _, m := range fields {
+		msgs = append(msgs, m)
+	}
+	sort.Strings(msgs)
+	return apperr.New(apperr.CodeOf(err), "%s", strings.Join(msgs, " "))
 }
 
 func (m *Module) createArena(c echo.Context) error {
 	_, err := CreateArena(c.Request().Context(), m.db, viewer(c).Tenant.ID, c.FormValue("name"), c.FormValue("description"))
-	if formProblem(err) {
-		return m.renderArenas(c, apperr.Status(apperr.CodeOf(err)), err)
-	}
-	if err != nil {
-		return err
-	}
-	return web.Redirect(c, base(c)+"/admin/arenaer")
+	return web.Answer(c, err, m.renderArenas, base(c)+"/admin/arenaer")
 }
 
 func (m *Module) updateArena(c echo.Context) error {
@@ -151,13 +157,7 @@ func (m *Module) updateArena(c echo.Context) error {
 		return err
 	}
 	err = UpdateArena(c.Request().Context(), m.db, viewer(c).Tenant.ID, id, c.FormValue("name"), c.FormValue("description"))
-	if formProblem(err) {
-		return m.renderArenas(c, apperr.Status(apperr.CodeOf(err)), apperr.New(apperr.Invalid, "Navnet må fylles ut (høyst 200 tegn)."))
-	}
-	if err != nil {
-		return err
-	}
-	return web.Redirect(c, base(c)+"/admin/arenaer")
+	return web.Answer(c, asMessage(err), m.renderArenas, base(c)+"/admin/arenaer")
 }
 
 func (m *Module) archiveArena(c echo.Context) error {
@@ -230,13 +230,7 @@ func (m *Module) createTemplate(c echo.Context) error {
 		t.VersionID = ver.ID
 	}
 	err = SaveTemplate(ctx, m.db, viewer(c).Tenant.ID, t)
-	if formProblem(err) {
-		return m.renderTemplates(c, apperr.Status(apperr.CodeOf(err)), err)
-	}
-	if err != nil {
-		return err
-	}
-	return web.Redirect(c, base(c)+"/admin/planer/"+t.ID.String())
+	return web.Answer(c, err, m.renderTemplates, base(c)+"/admin/planer/"+t.ID.String())
 }
 
 type goalRow struct {
@@ -364,18 +358,11 @@ func (m *Module) saveTemplate(c echo.Context) error {
 		goals = append(goals, g)
 	}
 	t.Goals = goals
-	err = SaveTemplate(ctx, m.db, v.Tenant.ID, t)
-	if formProblem(err) {
-		return m.renderTemplate(c, apperr.Status(apperr.CodeOf(err)), err)
-	}
-	if err != nil {
-		return err
-	}
-	q := "?lagret=1"
+	q := url.Values{"lagret": {"1"}}
 	if p := c.FormValue("plan"); p != "" {
-		q += "&plan=" + p
+		q.Set("plan", p)
 	}
-	return web.Redirect(c, base(c)+"/admin/planer/"+t.ID.String()+q)
+	return web.Answer(c, SaveTemplate(ctx, m.db, v.Tenant.ID, t), m.renderTemplate, base(c)+"/admin/planer/"+t.ID.String()+"?"+q.Encode())
 }
 
 func (m *Module) archiveTemplate(c echo.Context) error {
@@ -411,13 +398,7 @@ func (m *Module) addLocal(c echo.Context) error {
 		return m.renderTemplate(c, http.StatusUnprocessableEntity, err)
 	}
 	err = AddLocalActivity(c.Request().Context(), m.db, viewer(c).Tenant.ID, id, a)
-	if formProblem(err) {
-		return m.renderTemplate(c, apperr.Status(apperr.CodeOf(err)), err)
-	}
-	if err != nil {
-		return err
-	}
-	return web.Redirect(c, base(c)+"/admin/planer/"+id.String())
+	return web.Answer(c, err, m.renderTemplate, base(c)+"/admin/planer/"+id.String())
 }
 
 func (m *Module) removeLocal(c echo.Context) error {
@@ -518,13 +499,7 @@ func (m *Module) assign(c echo.Context) error {
 		return m.renderAssign(c, http.StatusUnprocessableEntity, err)
 	}
 	_, err = Assign(c.Request().Context(), m.db, v.Tenant.ID, tenants.Actor{PersonID: v.PersonID, Name: v.Name()}, lis, tpl)
-	if formProblem(err) {
-		return m.renderAssign(c, apperr.Status(apperr.CodeOf(err)), err)
-	}
-	if err != nil {
-		return err
-	}
-	return web.Redirect(c, base(c)+"/planer/tildel")
+	return web.Answer(c, err, m.renderAssign, base(c)+"/planer/tildel")
 }
 
 func (m *Module) archiveAssignment(c echo.Context) error {

@@ -263,3 +263,28 @@ func TestIsolationArenasTemplatesAssignments(t *testing.T) {
 		t.Fatalf("a's arena after b's attempts: %+v", as)
 	}
 }
+
+// Renaming an arena obeys the same rule as creating one: no two open arenas
+// of a tenant share a name; keeping one's own name is fine.
+func TestRenameArenaToATakenName(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.Get(t).App
+	tn := newTenant(t, tenants.KindHF)
+	if _, err := plans.CreateArena(ctx, db, tn.ID, "Poliklinikk", ""); err != nil {
+		t.Fatal(err)
+	}
+	ward, err := plans.CreateArena(ctx, db, tn.ID, "Sengepost", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plans.UpdateArena(ctx, db, tn.ID, ward.ID, "poliklinikk", ""); apperr.FieldsOf(err)["name"] == "" {
+		t.Fatalf("renaming to a taken name: %v", err)
+	}
+	if err := plans.UpdateArena(ctx, db, tn.ID, ward.ID, "Sengepost", "Med beskrivelse"); err != nil {
+		t.Fatalf("keeping its own name: %v", err)
+	}
+	arenas, _ := plans.Arenas(ctx, db, tn.ID)
+	if len(arenas) != 2 || arenas[0].Name == arenas[1].Name {
+		t.Fatalf("arenas: %+v", arenas)
+	}
+}

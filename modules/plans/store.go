@@ -70,12 +70,8 @@ func CreateArena(ctx context.Context, db bun.IDB, tenantID uuid.UUID, name, desc
 	}
 	a := &Arena{Name: strings.TrimSpace(name), Description: strings.TrimSpace(description)}
 	err := inTenant(ctx, db, tenantID, func(ctx context.Context, tx bun.IDB) error {
-		var dup bool
-		if err := tx.NewRaw("SELECT EXISTS (SELECT 1 FROM arenas WHERE tenant_id = ? AND lower(name) = lower(?) AND archived_at IS NULL)", tenantID, a.Name).Scan(ctx, &dup); err != nil {
+		if err := uniqueArenaName(ctx, tx, tenantID, uuid.Nil, a.Name); err != nil {
 			return err
-		}
-		if dup {
-			return apperr.InvalidFields(map[string]string{"name": "Det finnes allerede en læringsarena med dette navnet."})
 		}
 		return tx.NewRaw("INSERT INTO arenas (tenant_id, name, description) VALUES (?, ?, ?) RETURNING id", tenantID, a.Name, a.Description).Scan(ctx, &a.ID)
 	})
@@ -85,12 +81,29 @@ func CreateArena(ctx context.Context, db bun.IDB, tenantID uuid.UUID, name, desc
 	return a, nil
 }
 
+// uniqueArenaName refuses a name another open arena of the tenant has (self
+// is the arena being renamed, uuid.Nil for a new one).
+func uniqueArenaName(ctx context.Context, tx bun.IDB, tenantID, self uuid.UUID, name string) error {
+	var dup bool
+	if err := tx.NewRaw("SELECT EXISTS (SELECT 1 FROM arenas WHERE tenant_id = ? AND id <> ? AND lower(name) = lower(?) AND archived_at IS NULL)",
+		tenantID, self, strings.TrimSpace(name)).Scan(ctx, &dup); err != nil {
+		return err
+	}
+	if dup {
+		return apperr.InvalidFields(map[string]string{"name": "Det finnes allerede en læringsarena med dette navnet."})
+	}
+	return nil
+}
+
 // UpdateArena renames an arena or changes its description.
 func UpdateArena(ctx context.Context, db bun.IDB, tenantID, id uuid.UUID, name, description string) error {
 	if err := checkArena(name, description); err != nil {
 		return err
 	}
 	return inTenant(ctx, db, tenantID, func(ctx context.Context, tx bun.IDB) error {
+		if err := uniqueArenaName(ctx, tx, tenantID, id, name); err != nil {
+			return err
+		}
 		r, err := tx.ExecContext(ctx, "UPDATE arenas SET name = ?, description = ? WHERE tenant_id = ? AND id = ?", strings.TrimSpace(name), strings.TrimSpace(description), tenantID, id)
 		return notFound(r, err)
 	})

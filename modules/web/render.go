@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"kportal/modules"
+	"kportal/modules/apperr"
 )
 
 // NavFunc gives the menu for a viewer (the host's Nav).
@@ -139,4 +140,17 @@ func Redirect(c echo.Context, url string) error {
 		return c.NoContent(http.StatusNoContent)
 	}
 	return c.Redirect(http.StatusSeeOther, url)
+}
+
+// Answer ends a form's POST: a problem the person can put right (invalid
+// input, a conflict) shows the form again through again, with its status and
+// message; any other error goes to the error handler; success redirects to next.
+func Answer(c echo.Context, err error, again func(c echo.Context, status int, problem error) error, next string) error {
+	if err == nil {
+		return Redirect(c, next)
+	}
+	if code := apperr.CodeOf(err); code == apperr.Invalid || code == apperr.Conflict {
+		return again(c, apperr.Status(code), err)
+	}
+	return err
 }

@@ -2,6 +2,7 @@ package modules
 
 import (
 	"context"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -92,4 +93,10 @@ func (v *Viewer) AdminOfRHFs() []string {
 		}
 	}
 	return out
+}
+
+// Holds reports whether the person holds role in the tenant named in the URL
+// (false outside a tenant).
+func (v *Viewer) Holds(role string) bool {
+	return v != nil && v.Tenant != nil && slices.Contains(v.RolesIn(v.Tenant.ID), role)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"kportal/modules/apperr"
+	"kportal/storage"
 )
 
 // Delegation lets a named colleague approve læringsmål for a leder's LIS,
@@ -45,7 +46,7 @@ func truncateDay(t time.Time) time.Time {
 }
 
 func hasRole(ctx context.Context, tx bun.IDB, tenantID, person uuid.UUID, role string) (bool, error) {
-	return exists(ctx, tx, "SELECT 1 FROM memberships WHERE tenant_id = ? AND person_id = ? AND role = ?", tenantID, person, role)
+	return storage.Exists(ctx, tx, "SELECT 1 FROM memberships WHERE tenant_id = ? AND person_id = ? AND role = ?", tenantID, person, role)
 }
 
 // Delegate lets delegate approve for leder's LIS in the tenant until the day
@@ -71,7 +72,7 @@ func Delegate(ctx context.Context, db bun.IDB, tenantID uuid.UUID, leder Actor, 
 		}
 		if _, ok := bad["delegate"]; !ok {
 			var member bool
-			member, err := exists(ctx, tx, "SELECT 1 FROM memberships WHERE tenant_id = ? AND person_id = ?", tenantID, delegateID)
+			member, err := storage.Exists(ctx, tx, "SELECT 1 FROM memberships WHERE tenant_id = ? AND person_id = ?", tenantID, delegateID)
 			if err != nil {
 				return err
 			}
@@ -82,7 +83,7 @@ func Delegate(ctx context.Context, db bun.IDB, tenantID uuid.UUID, leder Actor, 
 		if err := apperr.InvalidFields(bad); err != nil {
 			return err
 		}
-		open, err := exists(ctx, tx, "SELECT 1 FROM delegations WHERE tenant_id = ? AND leder_id = ? AND delegate_id = ? AND revoked_at IS NULL", tenantID, leder.PersonID, delegateID)
+		open, err := storage.Exists(ctx, tx, "SELECT 1 FROM delegations WHERE tenant_id = ? AND leder_id = ? AND delegate_id = ? AND revoked_at IS NULL", tenantID, leder.PersonID, delegateID)
 		if err != nil {
 			return err
 		}

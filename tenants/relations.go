@@ -8,6 +8,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"kportal/modules/apperr"
+	"kportal/storage"
 )
 
 // Relation kinds: who a LIS has in a tenant. At most one leder and one
@@ -115,24 +116,24 @@ func TenantRelations(ctx context.Context, db bun.IDB, tenantID uuid.UUID) ([]Rel
 
 // Supervises reports whether person is a supervisor of the LIS (signs their activities).
 func Supervises(ctx context.Context, tx bun.IDB, tenantID, person, lis uuid.UUID) (bool, error) {
-	return exists(ctx, tx, "SELECT 1 FROM relations WHERE tenant_id = ? AND person_id = ? AND lis_id = ? AND kind = 'supervisor'", tenantID, person, lis)
+	return storage.Exists(ctx, tx, "SELECT 1 FROM relations WHERE tenant_id = ? AND person_id = ? AND lis_id = ? AND kind = 'supervisor'", tenantID, person, lis)
 }
 
 // Advises reports whether person is the LIS's veileder (sees their progress and samtaler).
 func Advises(ctx context.Context, tx bun.IDB, tenantID, person, lis uuid.UUID) (bool, error) {
-	return exists(ctx, tx, "SELECT 1 FROM relations WHERE tenant_id = ? AND person_id = ? AND lis_id = ? AND kind = 'veileder'", tenantID, person, lis)
+	return storage.Exists(ctx, tx, "SELECT 1 FROM relations WHERE tenant_id = ? AND person_id = ? AND lis_id = ? AND kind = 'veileder'", tenantID, person, lis)
 }
 
 // Manages reports whether person is the LIS's leder.
 func Manages(ctx context.Context, tx bun.IDB, tenantID, person, lis uuid.UUID) (bool, error) {
-	return exists(ctx, tx, "SELECT 1 FROM relations WHERE tenant_id = ? AND person_id = ? AND lis_id = ? AND kind = 'leder'", tenantID, person, lis)
+	return storage.Exists(ctx, tx, "SELECT 1 FROM relations WHERE tenant_id = ? AND person_id = ? AND lis_id = ? AND kind = 'leder'", tenantID, person, lis)
 }
 
 // MayApprove reports whether person may approve the LIS's læringsmål on day:
 // as the LIS's leder, or as a delegate of that leder whose delegation is open
 // and not past its last day.
 func MayApprove(ctx context.Context, tx bun.IDB, tenantID, person, lis uuid.UUID, day time.Time) (bool, error) {
-	return exists(ctx, tx, `SELECT 1 FROM relations r WHERE r.tenant_id = ? AND r.lis_id = ? AND r.kind = 'leder' AND (r.person_id = ?
+	return storage.Exists(ctx, tx, `SELECT 1 FROM relations r WHERE r.tenant_id = ? AND r.lis_id = ? AND r.kind = 'leder' AND (r.person_id = ?
 		OR EXISTS (SELECT 1 FROM delegations d WHERE d.tenant_id = r.tenant_id AND d.leder_id = r.person_id AND d.delegate_id = ?
 			AND d.revoked_at IS NULL AND (d.valid_until IS NULL OR d.valid_until >= ?::date)))`,
 		tenantID, lis, person, person, day.Format("2006-01-02"))
@@ -140,7 +141,7 @@ func MayApprove(ctx context.Context, tx bun.IDB, tenantID, person, lis uuid.UUID
 
 // Covers reports whether a UAO follows the LIS: they share a specialty.
 func Covers(ctx context.Context, tx bun.IDB, tenantID, uao, lis uuid.UUID) (bool, error) {
-	return exists(ctx, tx, `SELECT 1 FROM person_specialties u JOIN person_specialties l
+	return storage.Exists(ctx, tx, `SELECT 1 FROM person_specialties u JOIN person_specialties l
 		ON l.tenant_id = u.tenant_id AND l.specialty = u.specialty AND l.role = 'lis'
 		WHERE u.tenant_id = ? AND u.person_id = ? AND u.role = 'uao' AND l.person_id = ?`, tenantID, uao, lis)
 }
@@ -156,10 +157,4 @@ func SetSpecialties(ctx context.Context, tx bun.Tx, tenantID, person uuid.UUID, 
 		}
 	}
 	return nil
-}
-
-func exists(ctx context.Context, db bun.IDB, query string, args ...any) (bool, error) {
-	var ok bool
-	err := db.NewRaw("SELECT EXISTS ("+query+")", args...).Scan(ctx, &ok)
-	return ok, err
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"kportal/modules/apperr"
+	"kportal/storage"
 	"kportal/tenants"
 )
 
@@ -61,7 +62,7 @@ func (s *Store) Procedures(ctx context.Context, tenantID, lisID uuid.UUID, q str
 		if err != nil || plan == nil {
 			return err
 		}
-		like := "%" + likeEscape(strings.TrimSpace(q)) + "%"
+		like := storage.Contains(q)
 		return tx.NewRaw(ProceduresQuery, tenantID, lisID, plan.TemplateID, plan.VersionID, like).Scan(ctx, &out)
 	})
 	return out, err

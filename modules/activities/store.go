@@ -11,6 +11,7 @@ import (
 	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"kportal/modules/apperr"
+	"kportal/storage"
 	"kportal/tenants"
 )
 
@@ -330,7 +331,7 @@ func (s *Store) create(ctx context.Context, tx bun.Tx, tenantID uuid.UUID, lis t
 		aid, err := uuid.Parse(id)
 		ok := err == nil
 		if ok {
-			if ok, err = exists(ctx, tx, "SELECT 1 FROM arenas WHERE tenant_id = ? AND id = ? AND archived_at IS NULL", tenantID, aid); err != nil {
+			if ok, err = storage.Exists(ctx, tx, "SELECT 1 FROM arenas WHERE tenant_id = ? AND id = ? AND archived_at IS NULL", tenantID, aid); err != nil {
 				return nil, err
 			}
 		}
@@ -417,7 +418,7 @@ func (s *Store) List(ctx context.Context, tenantID, lisID uuid.UUID, q, status s
 		args := []any{tenantID, lisID}
 		if q = strings.TrimSpace(q); q != "" {
 			query += ` AND a.title ILIKE ?`
-			args = append(args, "%"+likeEscape(q)+"%")
+			args = append(args, storage.Contains(q))
 		}
 		if StatusLabel(status) != "" {
 			query += ` AND a.status = ?`
@@ -616,16 +617,6 @@ func ForGoal(ctx context.Context, tx bun.IDB, tenantID, lisID uuid.UUID, goalCod
 		out[i].Signatures = append(out[i].Signatures, g)
 	}
 	return out, nil
-}
-
-func exists(ctx context.Context, db bun.IDB, query string, args ...any) (bool, error) {
-	var ok bool
-	err := db.NewRaw("SELECT EXISTS ("+query+")", args...).Scan(ctx, &ok)
-	return ok, err
-}
-
-func likeEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // CountRequestedQuery counts a LIS's activities waiting for a signature, for

@@ -12,7 +12,6 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -79,7 +78,7 @@ func (m *Module) Policies() []policies.Rule {
 // Nav shows the agreement to a kommune's or private provider's
 // administrators, marked when the current version waits for their signature.
 func (m *Module) Nav(v *modules.Viewer) []modules.NavItem {
-	if v == nil || v.Tenant == nil || !Applies(v.Tenant.Kind) || !slices.Contains(v.RolesIn(v.Tenant.ID), "tenant_admin") {
+	if v == nil || v.Tenant == nil || !Applies(v.Tenant.Kind) || !v.Holds("tenant_admin") {
 		return nil
 	}
 	label := "Databehandleravtale"

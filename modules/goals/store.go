@@ -14,6 +14,7 @@ import (
 	"kportal/modules/activities"
 	"kportal/modules/apperr"
 	"kportal/modules/web"
+	"kportal/storage"
 	"kportal/tenants"
 )
 
@@ -147,7 +148,7 @@ func (s *Store) Goals(ctx context.Context, tenantID, lisID uuid.UUID, f Filter) 
 			args = append(args, f.Code)
 		}
 		if term := strings.TrimSpace(f.Search); term != "" {
-			like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(term) + "%"
+			like := storage.Contains(term)
 			q += ` AND (ptg.goal_code ILIKE ? OR g.text ILIKE ?)`
 			args = append(args, like, like)
 		}

@@ -77,19 +77,10 @@ func (m *Module) Routes(r *modules.Router) {
 
 func (m *Module) Nav(v *modules.Viewer) []modules.NavItem {
 	var lis []modules.NavItem
-	if v.Tenant != nil && hasRole(v.RolesIn(v.Tenant.ID), "lis") {
+	if v.Holds("lis") {
 		lis = []modules.NavItem{{Label: "Veiledere og ledere", Href: "/t/" + v.Tenant.Slug + "/invitasjoner", Order: 40}}
 	}
 	return append(lis, m.platformNav(v)...)
-}
-
-func hasRole(roles []string, role string) bool {
-	for _, r := range roles {
-		if r == role {
-			return true
-		}
-	}
-	return false
 }
 
 func (m *Module) platformNav(v *modules.Viewer) []modules.NavItem {

@@ -71,34 +71,25 @@ type page struct {
 	Admin     bool
 }
 
-func has(roles []string, role string) bool {
-	for _, r := range roles {
-		if r == role {
-			return true
-		}
-	}
-	return false
-}
-
 func (m *Module) home(c echo.Context) error {
 	ctx := c.Request().Context()
 	v := modules.ViewerFrom(ctx)
 	t := v.Tenant
-	p := page{Roles: v.RolesIn(t.ID), Admin: has(v.RolesIn(t.ID), "tenant_admin")}
+	p := page{Roles: v.RolesIn(t.ID), Admin: v.Holds("tenant_admin")}
 	var err error
-	if has(p.Roles, "lis") {
+	if v.Holds("lis") {
 		if p.LIS, err = m.lis(c, t, v.PersonID); err != nil {
 			return err
 		}
 	}
-	if has(p.Roles, "supervisor") {
+	if v.Holds("supervisor") {
 		queue, err := m.acts.Queue(ctx, t.ID, v.PersonID)
 		if err != nil {
 			return err
 		}
 		p.ToSign = len(queue)
 	}
-	if has(p.Roles, "supervisor") || has(p.Roles, "veileder") {
+	if v.Holds("supervisor") || v.Holds("veileder") {
 		inputs, err := m.goals.InputsFor(ctx, t.ID, v.PersonID)
 		if err != nil {
 			return err

@@ -63,12 +63,8 @@ func (m *Module) Routes(r *modules.Router) {
 
 func (m *Module) Nav(v *modules.Viewer) []modules.NavItem {
 	items := []modules.NavItem{{Label: "Mine roller", Href: "/roller", Order: 900}}
-	if v.Tenant != nil {
-		for _, r := range v.RolesIn(v.Tenant.ID) {
-			if r == "leder" {
-				items = append(items, modules.NavItem{Label: "Delegering", Href: "/t/" + v.Tenant.Slug + "/delegering", Order: 60})
-			}
-		}
+	if v.Holds("leder") {
+		items = append(items, modules.NavItem{Label: "Delegering", Href: "/t/" + v.Tenant.Slug + "/delegering", Order: 60})
 	}
 	return items
 }

@@ -82,14 +82,13 @@ func (m *Module) Nav(v *modules.Viewer) []modules.NavItem {
 	if v == nil || v.Tenant == nil {
 		return nil
 	}
-	roles := v.RolesIn(v.Tenant.ID)
 	base := "/t/" + v.Tenant.Slug
 	var out []modules.NavItem
-	if slices.Contains(roles, "tenant_admin") {
+	if v.Holds("tenant_admin") {
 		out = append(out, modules.NavItem{Label: "Læringsarenaer", Href: base + "/admin/arenaer", Order: 41},
 			modules.NavItem{Label: "Planer", Href: base + "/admin/planer", Order: 42})
 	}
-	if slices.Contains(roles, "leder") {
+	if v.Holds("leder") {
 		out = append(out, modules.NavItem{Label: "Tildel plan", Href: base + "/planer/tildel", Order: 55})
 	}
 	return out

@@ -18,7 +18,6 @@ import (
 	"context"
 	"embed"
 	"io/fs"
-	"slices"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -87,7 +86,7 @@ func (m *Module) Nav(v *modules.Viewer) []modules.NavItem {
 	if v == nil {
 		return nil
 	}
-	if v.Tenant != nil && eligible(v.Tenant.Kind) && slices.Contains(v.RolesIn(v.Tenant.ID), "tenant_admin") {
+	if v.Tenant != nil && eligible(v.Tenant.Kind) && v.Holds("tenant_admin") {
 		out = append(out, modules.NavItem{Label: "Utdanningsvirksomhet", Href: "/t/" + v.Tenant.Slug + "/utdanningsvirksomhet", Order: 50})
 	}
 	if v.HasPlatformRole(tenants.RoleHdir) {

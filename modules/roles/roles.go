@@ -98,7 +98,7 @@ func (m *Module) Routes(r *modules.Router) {
 
 // Nav shows "Personer" and "Logg" to the administrators of the current tenant.
 func (m *Module) Nav(v *modules.Viewer) []modules.NavItem {
-	if v == nil || v.Tenant == nil || !slices.Contains(v.RolesIn(v.Tenant.ID), "tenant_admin") {
+	if v == nil || v.Tenant == nil || !v.Holds("tenant_admin") {
 		return nil
 	}
 	base := "/t/" + v.Tenant.Slug + "/admin/"

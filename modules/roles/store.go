@@ -18,6 +18,7 @@ import (
 	"kportal/modules/apperr"
 	"kportal/modules/identity"
 	"kportal/modules/web"
+	"kportal/storage"
 	"kportal/tenants"
 )
 
@@ -83,7 +84,7 @@ func (s *Store) Members(ctx context.Context, tenantID uuid.UUID, q string) ([]Me
 			ColumnExpr(memberColumns).Where("m.tenant_id = ?", tenantID).
 			GroupExpr("p.id").OrderExpr("lower(p.family_name), lower(p.given_name), p.email").Limit(ListLimit + 1)
 		if q = strings.TrimSpace(q); q != "" {
-			like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(q) + "%"
+			like := storage.Contains(q)
 			sel = sel.Where("(p.given_name || ' ' || p.family_name ILIKE ? OR p.email ILIKE ? OR p.hpr_number = ?)", like, like, q)
 		}
 		return sel.Scan(ctx, &out)

@@ -169,11 +169,3 @@ func (m *Module) lis(c echo.Context, t *tenants.Tenant, lisID uuid.UUID) (*lisVi
 	}
 	return lv, nil
 }
-
-// Percent is part of whole in whole percents, for progress bars.
-func Percent(part, whole int) int {
-	if whole == 0 {
-		return 0
-	}
-	return part * 100 / whole
-}

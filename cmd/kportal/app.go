@@ -63,8 +63,14 @@ func newLogger(level string) *slog.Logger {
 }
 
 // openApp connects to every service and checks each, so bad configuration
-// stops kportal at start with one line naming the problem.
-func openApp(ctx context.Context, cfg *config) (*app, error) {
+// stops kportal at start with one line naming the problem; it also loads the
+// authorization policy the web server needs.
+func openApp(ctx context.Context, cfg *config) (*app, error) { return open(ctx, cfg, true) }
+
+// open is openApp; unless it serves HTTP it skips the authorization policy, which the
+// worker and the scheduler never ask (at national size a load and a LISTEN
+// connection per process saved).
+func open(ctx context.Context, cfg *config, serves bool) (*app, error) {
 	a := &app{cfg: cfg, log: newLogger(cfg.LogLevel), metrics: prometheus.NewRegistry()}
 	var err error
 	if a.db, err = storage.OpenDB(ctx, cfg.DatabaseURL, cfg.DBMaxConns); err != nil {
@@ -125,11 +131,12 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 	if _, err := a.host.Workflows(); err != nil {
 		return nil, err
 	}
-	if a.enforcer, err = policies.Open(ctx, a.db, cfg.DatabaseURL, a.host.Rules(), a.log); err != nil {
-		return nil, fmt.Errorf("authorization policy: %w", err)
+	if serves {
+		if a.enforcer, err = policies.Open(ctx, a.db, cfg.DatabaseURL, a.host.Rules(), a.log); err != nil {
+			return nil, fmt.Errorf("authorization policy: %w", err)
+		}
+		a.host.SetAuthorizer(a.enforcer)
 	}
-	enforcer := a.enforcer
-	a.host.SetAuthorizer(enforcer)
 	a.metrics.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -252,10 +259,11 @@ func (a *app) schedule(ctx context.Context) error {
 	return nil
 }
 
-// withApp opens kportal, runs one part of it until ctx ends, and closes it.
-func withApp(part func(a *app, ctx context.Context) error) func(context.Context, *config, []string) error {
+// withApp opens kportal (with what the web server needs when serves), runs one part of it
+// until ctx ends, and closes it.
+func withApp(serves bool, part func(a *app, ctx context.Context) error) func(context.Context, *config, []string) error {
 	return func(ctx context.Context, cfg *config, _ []string) error {
-		a, err := openApp(ctx, cfg)
+		a, err := open(ctx, cfg, serves)
 		if err != nil {
 			return err
 		}
@@ -265,9 +273,9 @@ func withApp(part func(a *app, ctx context.Context) error) func(context.Context,
 }
 
 var (
-	runServe     = withApp((*app).serveHTTP)
-	runWorker    = withApp((*app).work)
-	runScheduler = withApp((*app).schedule)
+	runServe     = withApp(true, (*app).serveHTTP)
+	runWorker    = withApp(false, (*app).work)
+	runScheduler = withApp(false, (*app).schedule)
 )
 
 // runAll runs server, worker and scheduler together; when one fails, all stop.

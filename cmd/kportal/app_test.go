@@ -13,9 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/labstack/echo/v4"
 
 	"kportal/storage/testenv"
+	"kportal/workers"
 )
 
 // A job enqueued by a request is processed by the worker: the test e-mail
@@ -208,5 +210,30 @@ func TestInternalErrorsShowNoDetails(t *testing.T) {
 	body := readAll(t, resp)
 	if resp.StatusCode != 500 || !strings.Contains(body, `"code":"internal"`) || strings.Contains(body, "secret") {
 		t.Fatalf("API 500: %d %s", resp.StatusCode, body)
+	}
+}
+
+// The worker and the scheduler load no authorization policy (a load and a
+// LISTEN connection per process at national size); the web server does.
+func TestOnlyTheWebServerLoadsThePolicy(t *testing.T) {
+	cfg := testConfig(t)
+	jobs, err := open(context.Background(), cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jobs.close()
+	if jobs.enforcer != nil {
+		t.Fatal("the worker's app opened the policy enforcer")
+	}
+	if _, pattern := jobs.jobMux().Handler(asynq.NewTask(workers.TypeSendMail, nil)); pattern != workers.TypeSendMail {
+		t.Fatalf("the worker's app has no handler for %s", workers.TypeSendMail)
+	}
+	web, err := openApp(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer web.close()
+	if web.enforcer == nil {
+		t.Fatal("the web server's app has no policy enforcer")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"kportal/modules/apperr"
+	"kportal/modules/hook"
 )
 
 // Kind is what sort of organisation a tenant is.
@@ -196,24 +197,22 @@ func GrantRole(ctx context.Context, tx bun.Tx, tenantID, personID uuid.UUID, rol
 	return Audit(ctx, tx, &AuditEntry{TenantID: tenantID, ActorID: actorPtr(actor.PersonID), ActorName: actor.Name, Action: AuditRoleGranted, SubjectID: &personID, Details: role})
 }
 
-// JoinHook runs, in the granting transaction (tenant in force), when a person
-// newly gets a role in a tenant: plans uses it to assign automatic plans to a
-// LIS who joins. Hooks are registered at init time (OnJoin) and never removed.
-type JoinHook func(ctx context.Context, tx bun.IDB, tenantID, personID uuid.UUID, role string) error
+// Join is a person newly getting a role in a tenant. Joined is triggered with
+// it inside the granting transaction (Tx, the tenant in force) by GrantRole and
+// AddMembership; plans binds to it to give a LIS who joins the tenant's
+// automatic plans. A handler's error rolls the grant back.
+type Join struct {
+	Tx       bun.IDB
+	TenantID uuid.UUID
+	PersonID uuid.UUID
+	Role     string
+}
 
-var joinHooks []JoinHook
-
-// OnJoin registers a hook called by GrantRole and AddMembership whenever a
-// membership row is created. Call it from an init function.
-func OnJoin(h JoinHook) { joinHooks = append(joinHooks, h) }
+// Joined is the hook of Join events.
+var Joined hook.Hook[Join]
 
 func joined(ctx context.Context, tx bun.IDB, tenantID, personID uuid.UUID, role string) error {
-	for _, h := range joinHooks {
-		if err := h(ctx, tx, tenantID, personID, role); err != nil {
-			return err
-		}
-	}
-	return nil
+	return Joined.Trigger(ctx, Join{Tx: tx, TenantID: tenantID, PersonID: personID, Role: role})
 }
 
 // RevokeRole takes a role from a person in the tenant in force in tx. Taking

@@ -1,7 +1,7 @@
 // Package plans holds a tenant's læringsarenaer and plan templates (catalogue
 // goals at arenas, plus local activities), and the plans a leder assigns to
 // the LIS they manage. A template with auto_assign (kommune LIS1) is given to
-// every LIS who joins the tenant: tenants.OnJoin calls AssignAutomatic from
+// every LIS who joins the tenant: tenants.Joined (bound in store.go) calls AssignAutomatic from
 // GrantRole (roles admin, invitations, relations) and AddMembership.
 package plans
 

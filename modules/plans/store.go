@@ -19,11 +19,11 @@ import (
 func init() {
 	// A LIS who joins a tenant gets its automatic plans (kommune LIS1), in the
 	// transaction that grants the role (tenants.GrantRole, AddMembership).
-	tenants.OnJoin(func(ctx context.Context, tx bun.IDB, tenantID, personID uuid.UUID, role string) error {
-		if role != "lis" {
+	tenants.Joined.Bind(func(ctx context.Context, j tenants.Join) error {
+		if j.Role != "lis" {
 			return nil
 		}
-		_, err := AssignAutomatic(ctx, tx, tenantID, personID)
+		_, err := AssignAutomatic(ctx, j.Tx, j.TenantID, j.PersonID)
 		return err
 	})
 }

@@ -149,19 +149,11 @@ func ForPerson(ctx context.Context, db bun.IDB, personID uuid.UUID) ([]Membershi
 	return out, nil
 }
 
-// AddMembership gives a person a role in a tenant (idempotent).
+// AddMembership gives a person a role in a tenant (idempotent), in a
+// transaction of its own, recorded as done by kportal (seeds, tests).
 func AddMembership(ctx context.Context, db bun.IDB, tenantID, personID uuid.UUID, role string) error {
 	return WithTenantTx(ctx, db, Scope{TenantID: tenantID}, func(ctx context.Context, tx bun.Tx) error {
-		res, err := tx.ExecContext(ctx,
-			"INSERT INTO memberships (tenant_id, person_id, role) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-			tenantID, personID, role)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		return joined(ctx, tx, tenantID, personID, role)
+		return GrantRole(ctx, tx, tenantID, personID, role, Actor{Name: "kportal"})
 	})
 }
 

@@ -22,6 +22,11 @@ func OpenDB(ctx context.Context, dsn string, maxConns int) (*bun.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database URL is not valid: %v", err)
 	}
+	// bun sends every query with its arguments already in the text, so each
+	// text is new: pgx's default statement cache would prepare every one (an
+	// extra round trip, and a server-side statement evicted unused). One
+	// round trip with the unnamed statement instead.
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 	sqldb := stdlib.OpenDB(*cfg)
 	if maxConns > 0 {
 		sqldb.SetMaxOpenConns(maxConns)

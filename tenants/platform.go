@@ -6,6 +6,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+
+	"kportal/storage"
 )
 
 // Platform-wide roles: held everywhere, not in one tenant.
@@ -27,8 +29,8 @@ type PlatformRole struct {
 // PlatformRolesOf lists a person's platform roles.
 func PlatformRolesOf(ctx context.Context, db bun.IDB, personID uuid.UUID) ([]PlatformRole, error) {
 	var out []PlatformRole
-	err := db.NewSelect().Table("platform_roles").Column("role").ColumnExpr("coalesce(rhf_code, '') AS rhf_code").
-		Where("person_id = ?", personID).OrderExpr("role, rhf_code").Scan(ctx, &out)
+	err := storage.Select(ctx, db, &out, `SELECT role, coalesce(rhf_code, '') AS rhf_code FROM platform_roles
+		WHERE person_id = ? ORDER BY role, rhf_code`, personID)
 	return out, err
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"kportal/modules/apperr"
 	"kportal/modules/hook"
+	"kportal/storage"
 )
 
 // Kind is what sort of organisation a tenant is.
@@ -75,12 +76,38 @@ type Scope struct {
 // WithTenantTx runs fn in a transaction in which row-level security sees only
 // scope's tenant. The setting is local to the transaction (set_config's third
 // argument), so a pooled connection never carries it into another request.
+//
+// Inside OneTx with the same tenant it joins that transaction instead.
 func WithTenantTx(ctx context.Context, db bun.IDB, scope Scope, fn func(ctx context.Context, tx bun.Tx) error) error {
+	if s, ok := ctx.Value(oneTxKey{}).(*oneTx); ok && s.scope.TenantID == scope.TenantID &&
+		(scope.PersonID == s.scope.PersonID || scope.PersonID == uuid.Nil) {
+		return fn(ctx, s.tx)
+	}
 	return db.RunInTx(ctx, &sql.TxOptions{}, func(ctx context.Context, tx bun.Tx) error {
 		if err := setScope(ctx, tx, scope); err != nil {
 			return err
 		}
 		return fn(ctx, tx)
+	})
+}
+
+type oneTxKey struct{}
+
+type oneTx struct {
+	scope Scope
+	tx    bun.Tx
+}
+
+// OneTx runs fn with one transaction in force for scope that every
+// WithTenantTx of the same tenant (and the same person, or none) inside fn
+// joins, so a page that reads through several stores pays for one BEGIN,
+// set_config and COMMIT instead of one each. Joined calls share the outcome:
+// an error inside rolls nothing back until fn returns it, so use it for
+// pages that read (and whose errors fail the page), not for forms that
+// write and go on after a refusal.
+func OneTx(ctx context.Context, db bun.IDB, scope Scope, fn func(ctx context.Context) error) error {
+	return WithTenantTx(ctx, db, scope, func(ctx context.Context, tx bun.Tx) error {
+		return fn(context.WithValue(ctx, oneTxKey{}, &oneTx{scope: scope, tx: tx}))
 	})
 }
 
@@ -129,15 +156,10 @@ func ForPerson(ctx context.Context, db bun.IDB, personID uuid.UUID) ([]Membershi
 		Roles []string `bun:"roles,array"`
 	}
 	err := WithTenantTx(ctx, db, Scope{PersonID: personID}, func(ctx context.Context, tx bun.Tx) error {
-		return tx.NewSelect().
-			TableExpr("memberships AS m").
-			Join("JOIN tenants AS t ON t.id = m.tenant_id").
-			ColumnExpr("t.*").
-			ColumnExpr("array_agg(m.role ORDER BY m.role) AS roles").
-			Where("m.person_id = ?", personID).
-			GroupExpr("t.id").
-			OrderExpr("t.name").
-			Scan(ctx, &rows)
+		// Every request asks this (the session middleware): a prepared statement.
+		return storage.Select(ctx, tx, &rows, `SELECT t.*, array_agg(m.role ORDER BY m.role) AS roles
+			FROM memberships AS m JOIN tenants AS t ON t.id = m.tenant_id
+			WHERE m.person_id = ? GROUP BY t.id ORDER BY t.name`, personID)
 	})
 	if err != nil {
 		return nil, err

@@ -131,3 +131,41 @@ func TestIsolationMemberships(t *testing.T) {
 		}
 	})
 }
+
+// OneTx: a page's reads share one transaction; another tenant's work, or a
+// call outside it, gets its own.
+func TestOneTxIsJoinedByTheSameTenantOnly(t *testing.T) {
+	db := testenv.Get(t).App
+	ctx := context.Background()
+	a, b := newTenant(t, db, "Tenant A"), newTenant(t, db, "Tenant B")
+	p := newPerson(t, db)
+	txid := func(ctx context.Context, scope tenants.Scope) int64 {
+		var id int64
+		if err := tenants.WithTenantTx(ctx, db, scope, func(ctx context.Context, tx bun.Tx) error {
+			return tx.NewRaw("SELECT txid_current()").Scan(ctx, &id)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	var outer, same, noPerson, other int64
+	err := tenants.OneTx(ctx, db, tenants.Scope{TenantID: a.ID, PersonID: p}, func(ctx context.Context) error {
+		outer = txid(ctx, tenants.Scope{TenantID: a.ID, PersonID: p})
+		same = txid(ctx, tenants.Scope{TenantID: a.ID, PersonID: p})
+		noPerson = txid(ctx, tenants.Scope{TenantID: a.ID})
+		other = txid(ctx, tenants.Scope{TenantID: b.ID, PersonID: p})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if same != outer || noPerson != outer {
+		t.Errorf("same tenant: transactions %d, %d, %d; want one", outer, same, noPerson)
+	}
+	if other == outer {
+		t.Error("another tenant joined the page's transaction")
+	}
+	if after := txid(ctx, tenants.Scope{TenantID: a.ID, PersonID: p}); after == outer {
+		t.Error("a call after OneTx joined its transaction")
+	}
+}

@@ -8,6 +8,8 @@ package activities
 
 import (
 	"embed"
+	"html"
+	"html/template"
 	"io/fs"
 	"net/http"
 	"sort"
@@ -379,4 +381,34 @@ func (m *Module) decide(c echo.Context) error {
 		return err
 	}
 	return web.Redirect(c, m.base(v)+"/signering?ok="+decision)
+}
+
+// QueueRow is one request in the supervisor's queue. It is written here and
+// not in queue.html because html/template's escaping, called by reflection for
+// each of a row's twenty values, was half of the queue page's CPU with 50
+// requests waiting; every value is escaped with html.EscapeString, which is
+// safe in text and in the quoted attributes it goes into.
+func (a *Activity) QueueRow() template.HTML {
+	e, id := html.EscapeString, a.ID.String()
+	var b strings.Builder
+	b.Grow(1500)
+	b.WriteString(`<li class="kp-row" data-testid="request"><div class="ds-field"><input class="ds-input" type="checkbox" id="pick-` + id + `" name="id" value="` + id + `">`)
+	b.WriteString(`<label class="ds-label" data-weight="regular" for="pick-` + id + `"><strong>` + e(a.Title) + `</strong>`)
+	if a.ProcedureRole != "" {
+		b.WriteString(" – " + strconv.Itoa(a.Count) + " " + e(a.RoleLabel()))
+	}
+	b.WriteString(`</label><span class="kp-muted">` + e(a.KindLabel()) + " · " + a.DoneOn.Format("2.1.2006"))
+	if a.ArenaName != "" {
+		b.WriteString(" · " + e(a.ArenaName))
+	}
+	if len(a.GoalCodes) > 0 {
+		b.WriteString(" · mål " + e(strings.Join(a.GoalCodes, ", ")))
+	}
+	if a.Comment != "" {
+		b.WriteString(" · «" + e(a.Comment) + "»")
+	}
+	b.WriteString(`</span></div><div class="kp-buttons"><input class="ds-input" name="comment-` + id + `" aria-label="Kommentar til ` + e(a.Title) + `" placeholder="Kommentar (valgfritt)">`)
+	b.WriteString(`<button class="ds-button" type="submit" name="one" value="signed:` + id + `" data-testid="sign-one">Signer</button>`)
+	b.WriteString(`<button class="ds-button" data-variant="secondary" data-color="danger" type="submit" name="one" value="rejected:` + id + `" data-testid="reject-one">Avvis</button></div></li>`)
+	return template.HTML(b.String())
 }

@@ -63,7 +63,7 @@ func (s *Store) Procedures(ctx context.Context, tenantID, lisID uuid.UUID, q str
 			return err
 		}
 		like := storage.Contains(q)
-		return tx.NewRaw(ProceduresQuery, tenantID, lisID, plan.TemplateID, plan.VersionID, like).Scan(ctx, &out)
+		return storage.Select(ctx, tx, &out, ProceduresQuery, tenantID, lisID, plan.TemplateID, plan.VersionID, like)
 	})
 	return out, err
 }

@@ -191,9 +191,9 @@ type Plan struct {
 // ActivePlan returns the LIS's active plan, or nil when none is assigned yet.
 func ActivePlan(ctx context.Context, tx bun.IDB, tenantID, lisID uuid.UUID) (*Plan, error) {
 	var p []Plan
-	err := tx.NewRaw(`SELECT pa.id AS assignment_id, pa.template_id, pa.version_id, t.specialty, t.name
+	err := storage.Select(ctx, tx, &p, `SELECT pa.id AS assignment_id, pa.template_id, pa.version_id, t.specialty, t.name
 		FROM plan_assignments pa JOIN plan_templates t ON t.tenant_id = pa.tenant_id AND t.id = pa.template_id
-		WHERE pa.tenant_id = ? AND pa.lis_id = ? AND pa.archived_at IS NULL ORDER BY pa.assigned_at DESC LIMIT 1`, tenantID, lisID).Scan(ctx, &p)
+		WHERE pa.tenant_id = ? AND pa.lis_id = ? AND pa.archived_at IS NULL ORDER BY pa.assigned_at DESC LIMIT 1`, tenantID, lisID)
 	if err != nil || len(p) == 0 {
 		return nil, err
 	}
@@ -485,12 +485,24 @@ func refusal(status string) error {
 func (s *Store) Queue(ctx context.Context, tenantID, supervisorID uuid.UUID) ([]Activity, error) {
 	var out []Activity
 	err := s.tx(ctx, tenantID, supervisorID, func(ctx context.Context, tx bun.Tx) error {
-		return tx.NewRaw(`SELECT `+activityColumns+activityFrom+` WHERE a.tenant_id = ? AND a.supervisor_id = ? AND a.status = 'requested'
-			AND EXISTS (SELECT 1 FROM relations r WHERE r.tenant_id = a.tenant_id AND r.lis_id = a.lis_id AND r.person_id = a.supervisor_id AND r.kind = 'supervisor')
-			ORDER BY a.requested_at, a.created_at`, tenantID, supervisorID).Scan(ctx, &out)
+		return storage.Select(ctx, tx, &out, `SELECT `+activityColumns+activityFrom+queueWhere+` ORDER BY a.requested_at, a.created_at`, tenantID, supervisorID)
 	})
 	return out, err
 }
+
+// CountQueue is how many activities wait for the supervisor (the home page).
+func (s *Store) CountQueue(ctx context.Context, tenantID, supervisorID uuid.UUID) (int, error) {
+	var n int
+	err := s.tx(ctx, tenantID, supervisorID, func(ctx context.Context, tx bun.Tx) error {
+		return storage.Select(ctx, tx, &n, `SELECT count(*) FROM activities a`+queueWhere, tenantID, supervisorID)
+	})
+	return n, err
+}
+
+// queueWhere is a supervisor's queue: requests to them from LIS they still
+// supervise (for ? tenant, ? supervisor).
+const queueWhere = ` WHERE a.tenant_id = ? AND a.supervisor_id = ? AND a.status = 'requested'
+	AND EXISTS (SELECT 1 FROM relations r WHERE r.tenant_id = a.tenant_id AND r.lis_id = a.lis_id AND r.person_id = a.supervisor_id AND r.kind = 'supervisor')`
 
 // Decision is a supervisor's answer on one request.
 type Decision struct {
@@ -627,7 +639,7 @@ const CountRequestedQuery = `SELECT count(*) FROM activities WHERE tenant_id = ?
 func (s *Store) CountRequested(ctx context.Context, tenantID, lisID uuid.UUID) (int, error) {
 	var n int
 	err := s.tx(ctx, tenantID, lisID, func(ctx context.Context, tx bun.Tx) error {
-		return tx.NewRaw(CountRequestedQuery, tenantID, lisID).Scan(ctx, &n)
+		return storage.Select(ctx, tx, &n, CountRequestedQuery, tenantID, lisID)
 	})
 	return n, err
 }

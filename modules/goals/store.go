@@ -153,7 +153,7 @@ func (s *Store) Goals(ctx context.Context, tenantID, lisID uuid.UUID, f Filter) 
 			args = append(args, like, like)
 		}
 		q += goalsOrder
-		return tx.NewRaw(q, args...).Scan(ctx, &out)
+		return storage.Select(ctx, tx, &out, q, args...)
 	})
 	return out, err
 }
@@ -168,7 +168,7 @@ type Arena struct {
 func (s *Store) Arenas(ctx context.Context, tenantID uuid.UUID) ([]Arena, error) {
 	var out []Arena
 	err := s.tx(ctx, tenantID, uuid.Nil, func(ctx context.Context, tx bun.Tx) error {
-		return tx.NewRaw("SELECT id, name FROM arenas WHERE tenant_id = ? AND archived_at IS NULL ORDER BY name", tenantID).Scan(ctx, &out)
+		return storage.Select(ctx, tx, &out, "SELECT id, name FROM arenas WHERE tenant_id = ? AND archived_at IS NULL ORDER BY name", tenantID)
 	})
 	return out, err
 }
@@ -180,7 +180,7 @@ const PrefArena = "goals.arena"
 func (s *Store) Preference(ctx context.Context, tenantID, person uuid.UUID, key string) (string, error) {
 	var v string
 	err := s.tx(ctx, tenantID, person, func(ctx context.Context, tx bun.Tx) error {
-		err := tx.NewRaw("SELECT value FROM preferences WHERE tenant_id = ? AND person_id = ? AND key = ?", tenantID, person, key).Scan(ctx, &v)
+		err := storage.Select(ctx, tx, &v, "SELECT value FROM preferences WHERE tenant_id = ? AND person_id = ? AND key = ?", tenantID, person, key)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
@@ -804,7 +804,7 @@ func (s *Store) Queue(ctx context.Context, tenantID, person uuid.UUID) ([]Case, 
 func (s *Store) QueueCount(ctx context.Context, tenantID, person uuid.UUID) (int, error) {
 	var n int
 	err := s.tx(ctx, tenantID, person, func(ctx context.Context, tx bun.Tx) error {
-		return tx.NewRaw(`SELECT count(*) FROM goal_progress gp `+queueWhere, tenantID, person, s.today().Format("2006-01-02")).Scan(ctx, &n)
+		return storage.Select(ctx, tx, &n, `SELECT count(*) FROM goal_progress gp `+queueWhere, tenantID, person, s.today().Format("2006-01-02"))
 	})
 	return n, err
 }

@@ -72,43 +72,44 @@ type page struct {
 }
 
 func (m *Module) home(c echo.Context) error {
-	ctx := c.Request().Context()
-	v := modules.ViewerFrom(ctx)
+	v := modules.ViewerFrom(c.Request().Context())
 	t := v.Tenant
 	p := page{Roles: v.RolesIn(t.ID), Admin: v.Holds("tenant_admin")}
-	var err error
-	if v.Holds("lis") {
-		if p.LIS, err = m.lis(c, t, v.PersonID); err != nil {
-			return err
-		}
-	}
-	if v.Holds("supervisor") {
-		queue, err := m.acts.Queue(ctx, t.ID, v.PersonID)
-		if err != nil {
-			return err
-		}
-		p.ToSign = len(queue)
-	}
-	if v.Holds("supervisor") || v.Holds("veileder") {
-		inputs, err := m.goals.InputsFor(ctx, t.ID, v.PersonID)
-		if err != nil {
-			return err
-		}
-		for _, in := range inputs {
-			if in.AnsweredAt == nil {
-				p.ToAnswer++
+	// One transaction for everything the page reads.
+	err := tenants.OneTx(c.Request().Context(), m.db, tenants.Scope{TenantID: t.ID, PersonID: v.PersonID}, func(ctx context.Context) error {
+		var err error
+		if v.Holds("lis") {
+			if p.LIS, err = m.lis(ctx, c, t, v.PersonID); err != nil {
+				return err
 			}
 		}
-	}
-	// Anyone may hold approvals delegated to them, not only ledere.
-	if p.ToApprove, err = m.goals.QueueCount(ctx, t.ID, v.PersonID); err != nil {
+		if v.Holds("supervisor") {
+			if p.ToSign, err = m.acts.CountQueue(ctx, t.ID, v.PersonID); err != nil {
+				return err
+			}
+		}
+		if v.Holds("supervisor") || v.Holds("veileder") {
+			inputs, err := m.goals.InputsFor(ctx, t.ID, v.PersonID)
+			if err != nil {
+				return err
+			}
+			for _, in := range inputs {
+				if in.AnsweredAt == nil {
+					p.ToAnswer++
+				}
+			}
+		}
+		// Anyone may hold approvals delegated to them, not only ledere.
+		p.ToApprove, err = m.goals.QueueCount(ctx, t.ID, v.PersonID)
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	return m.pages.Render(c, http.StatusOK, "home", t.Name, p)
 }
 
-func (m *Module) lis(c echo.Context, t *tenants.Tenant, lisID uuid.UUID) (*lisView, error) {
-	ctx := c.Request().Context()
+func (m *Module) lis(ctx context.Context, c echo.Context, t *tenants.Tenant, lisID uuid.UUID) (*lisView, error) {
 	lv := &lisView{Query: strings.TrimSpace(c.QueryParam("q"))}
 	err := tenants.WithTenantTx(ctx, m.db, tenants.Scope{TenantID: t.ID, PersonID: lisID}, func(ctx context.Context, tx bun.Tx) error {
 		var err error

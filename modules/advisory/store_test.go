@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 type fixture struct {
 	s *Store
 	// a and b are helseforetak of the same RHF, c of another.
-	a, b, c *tenants.Tenant
+	a, b, c                                                            *tenants.Tenant
 	lis, veileder, leder, uao, otherVeileder, newVeileder, farVeileder tenants.Actor
 }
 

@@ -187,7 +187,7 @@ type sessionPage struct {
 // block is one kind of text on the page: the viewer's own (a form while
 // editable) and the other party's.
 type block struct {
-	Kind, Title, Noun string
+	Kind, Title, Noun, Yours string
 	Others            []Note
 	Draft             string
 	Saved             bool
@@ -197,8 +197,8 @@ type block struct {
 // Blocks are the forberedelse and the referat.
 func (p *sessionPage) Blocks() []block {
 	var out []block
-	for _, k := range []struct{ kind, title, noun string }{{KindPreparation, "Forberedelse", "forberedelse"}, {KindMinutes, "Referat", "referat"}} {
-		b := block{Kind: k.kind, Title: k.title, Noun: k.noun, Draft: p.Drafts[k.kind], Saved: p.Saved == k.kind}
+	for _, k := range []struct{ kind, title, noun, yours string }{{KindPreparation, "Forberedelse", "forberedelse", "Din forberedelse"}, {KindMinutes, "Referat", "referat", "Ditt referat"}} {
+		b := block{Kind: k.kind, Title: k.title, Noun: k.noun, Yours: k.yours, Draft: p.Drafts[k.kind], Saved: p.Saved == k.kind}
 		for _, n := range p.Session.NotesOf(k.kind) {
 			if n.AuthorID != p.Me {
 				b.Others = append(b.Others, n)

@@ -188,10 +188,10 @@ type sessionPage struct {
 // editable) and the other party's.
 type block struct {
 	Kind, Title, Noun, Yours string
-	Others            []Note
-	Draft             string
-	Saved             bool
-	Error             string
+	Others                   []Note
+	Draft                    string
+	Saved                    bool
+	Error                    string
 }
 
 // Blocks are the forberedelse and the referat.

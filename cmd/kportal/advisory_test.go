@@ -287,8 +287,16 @@ func TestProgressOverviews(t *testing.T) {
 
 	// The veileder's own overview: only their LIS.
 	_, _, page = vei.get(base + "/mine-lis")
-	if strings.Count(page, `data-testid="lis-row"`) != 1 || !strings.Contains(page, "Lotte Testesen") || !strings.Contains(page, `data-testid="goals">1 av 3`) {
+	if strings.Count(page, `data-testid="lis-row"`) != 1 || !strings.Contains(page, "Lotte Testesen") || !strings.Contains(page, `data-testid="goals">1 av 3`) ||
+		!strings.Contains(page, "/veiledning?lis="+w.lis.id.String()) {
 		t.Fatalf("Mine LIS:\n%s", page)
+	}
+	if _, _, page := vei.get(base + "/veiledning?lis=" + w.lis.id.String()); !strings.Contains(page, `value="`+w.lis.id.String()+`" selected`) {
+		t.Fatalf("planning from Mine LIS does not choose the LIS:\n%s", page)
+	}
+	// The leder sees the same figures, without planning.
+	if _, _, page := goalLogin(t, srv.URL, w.leder).get(base + "/mine-lis"); !strings.Contains(page, `data-testid="goals">1 av 3`) || strings.Contains(page, `data-testid="plan-for"`) {
+		t.Fatalf("the leder's Mine LIS:\n%s", page)
 	}
 	// The tenant's setting makes Lotte overdue once a period has passed: with
 	// one month and a plan assigned two months ago.

@@ -149,7 +149,7 @@ func (m *Module) renderList(c echo.Context, status int, problem error) error {
 			p.Message = apperr.MessageOf(problem)
 		}
 	} else {
-		p.Form.Date, p.Form.Time = p.Today, "09:00"
+		p.Form.Date, p.Form.Time, p.Form.LisID = p.Today, "09:00", c.QueryParam("lis")
 	}
 	return m.pages.Render(c, status, "list", "Veiledningssamtaler", &p)
 }

@@ -2,16 +2,20 @@ package advisory
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
 	"github.com/uptrace/bun"
 
 	"kportal/modules/apperr"
 	"kportal/storage/testenv"
 	"kportal/tenants"
+	"kportal/workers"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -413,4 +417,26 @@ func TestSummariesOverdueBySetting(t *testing.T) {
 	if m, _ := f.s.Months(ctx, f.b.ID); m != DefaultReminderMonth {
 		t.Fatalf("B's setting: %d", m)
 	}
+}
+
+// The module's job runs the reminders through asynq's mux, and its schedule
+// is a valid daily cron in Oslo time.
+func TestPreparationDueJobAndSchedule(t *testing.T) {
+	f := newFixture(t)
+	env := testenv.Get(t)
+	s := f.plan(t, 20*time.Hour)
+	m := New(env.App, nil)
+	mux := asynq.NewServeMux()
+	m.Tasks(mux)
+	if err := mux.ProcessTask(context.Background(), asynq.NewTask(TypePreparationDue, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, env.App, f.a.ID, "SELECT count(*) FROM outbox WHERE topic = 'advisory.preparation_due' AND payload->>'session_id' = ?", s.ID.String()); n != 2 {
+		t.Fatalf("reminders from the job: %d", n)
+	}
+	sched, err := workers.NewScheduler(asynq.RedisClientOpt{Addr: testenv.RedisAddr, DB: env.RedisDB}, slog.New(slog.NewTextHandler(io.Discard, nil)), m.Schedules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sched.Shutdown()
 }

@@ -92,6 +92,7 @@ type Row struct {
 	Specialty     string    `bun:"specialty"`
 	SpecialtyName string    `bun:"specialty_name"`
 	Veileder      string    `bun:"veileder"`
+	Advised       bool      `bun:"advised"` // the viewer is the LIS's veileder
 	Plan          string    `bun:"-"`
 	overview.Progress
 	Samtale advisory.Summary `bun:"-"`
@@ -101,14 +102,16 @@ type Row struct {
 // those of each specialty a UAO covers (a LIS once per specialty).
 const mineQuery = `SELECT p.id AS lis_id, trim(p.given_name || ' ' || p.family_name) AS name, p.email, '' AS specialty, '' AS specialty_name,
 		coalesce((SELECT trim(v.given_name || ' ' || v.family_name) FROM relations rv JOIN people v ON v.id = rv.person_id
-			WHERE rv.tenant_id = r.tenant_id AND rv.lis_id = p.id AND rv.kind = 'veileder'), '') AS veileder
+			WHERE rv.tenant_id = r.tenant_id AND rv.lis_id = p.id AND rv.kind = 'veileder'), '') AS veileder,
+		bool_or(r.kind = 'veileder') AS advised
 	FROM relations r JOIN people p ON p.id = r.lis_id
 	WHERE r.tenant_id = ? AND r.person_id = ? AND r.kind IN ('veileder', 'leder')
 	GROUP BY p.id, r.tenant_id`
 
 const coveredQuery = `SELECT p.id AS lis_id, trim(p.given_name || ' ' || p.family_name) AS name, p.email, u.specialty, coalesce(sp.name, u.specialty) AS specialty_name,
 		coalesce((SELECT trim(v.given_name || ' ' || v.family_name) FROM relations rv JOIN people v ON v.id = rv.person_id
-			WHERE rv.tenant_id = u.tenant_id AND rv.lis_id = p.id AND rv.kind = 'veileder'), '') AS veileder
+			WHERE rv.tenant_id = u.tenant_id AND rv.lis_id = p.id AND rv.kind = 'veileder'), '') AS veileder,
+		false AS advised
 	FROM person_specialties u
 	JOIN person_specialties l ON l.tenant_id = u.tenant_id AND l.specialty = u.specialty AND l.role = 'lis'
 	JOIN people p ON p.id = l.person_id

@@ -302,7 +302,7 @@ func (s *Store) Get(ctx context.Context, tenantID, person, id uuid.UUID) (*Sessi
 		out = &ss[0]
 		return tx.NewRaw(`SELECT n.kind, n.author_id, trim(p.given_name || ' ' || p.family_name) AS author_name, n.text, n.updated_at
 			FROM advisory_notes n JOIN people p ON p.id = n.author_id
-			WHERE n.tenant_id = ? AND n.session_id = ? ORDER BY n.kind, n.author_id = ? DESC, author_name`, out.TenantID, id, out.LisID).Scan(ctx, &out.Notes)
+			WHERE n.tenant_id = ? AND n.session_id = ? AND n.text <> '' ORDER BY n.kind, n.author_id = ? DESC, author_name`, out.TenantID, id, out.LisID).Scan(ctx, &out.Notes)
 	})
 	return out, party, err
 }
@@ -502,7 +502,8 @@ func (s *Store) Months(ctx context.Context, tenantID uuid.UUID) (int, error) {
 	return months, err
 }
 
-// RemindPreparations tells the LIS and the veileder of each samtale starting
+// RemindPreparations tells the LIS and the veileder (the LIS's veileder now,
+// else the one who planned it) of each samtale starting
 // within two days of now that their forberedelse is due, once per samtale and
 // person (advisory.preparation_due), in every active tenant. It returns how
 // many were told.
@@ -523,7 +524,8 @@ func RemindPreparations(ctx context.Context, db bun.IDB, now time.Time) (int, er
 			// insert is the record, so a second run tells nobody again.
 			if err := tx.NewRaw(`INSERT INTO advisory_reminders (tenant_id, session_id, person_id)
 				SELECT s.tenant_id, s.id, p.person_id FROM advisory_sessions s
-				CROSS JOIN LATERAL (VALUES (s.lis_id), (s.advisor_id)) AS p(person_id)
+				CROSS JOIN LATERAL (VALUES (s.lis_id), (coalesce((SELECT r.person_id FROM relations r WHERE r.tenant_id = s.tenant_id
+					AND r.lis_id = s.lis_id AND r.kind = 'veileder'), s.advisor_id))) AS p(person_id)
 				WHERE s.tenant_id = ? AND s.status = 'planned' AND s.starts_at > ? AND s.starts_at <= ?
 				  AND NOT EXISTS (SELECT 1 FROM advisory_notes n WHERE n.tenant_id = s.tenant_id AND n.session_id = s.id
 				    AND n.kind = 'preparation' AND n.author_id = p.person_id AND n.text <> '')

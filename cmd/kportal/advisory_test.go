@@ -379,6 +379,7 @@ func TestBrowserAdvisoryJourney(t *testing.T) {
 	if sessionURL, err = chromedp.Run(ctx, chromedp.Location()); err != nil {
 		t.Fatal(err)
 	}
+	screenshot(t, ctx, "advisory-planned")
 	err = do("advisory-prepare", logout,
 		steps{chromedp.Navigate(base + "/veiledning")}, loginAs(w.lis),
 		steps{chromedp.WaitVisible(chromedp.CSS(`[data-testid="session-link"]`)),

@@ -434,3 +434,56 @@ func TestBrowserAdvisoryJourney(t *testing.T) {
 		t.Fatalf("the UAO opening the samtale: %q, %v", heading, err)
 	}
 }
+
+// A LIS who moves to another helseforetak of the same RHF: the new veileder
+// there reads the earlier samtaler, read-only; a helseforetak of another RHF
+// sees nothing.
+func TestIsolationAdvisorySameRHFHistoryOverHTTP(t *testing.T) {
+	cfg := testConfig(t)
+	_, srv := startApp(t, cfg, false)
+	withRefData(t)
+	w, _ := advisoryWorld(t, cfg)
+	owner := testenv.Get(t).Owner
+	near, far := testTenant(t, "Helse Nær HF", tenants.KindHF), testTenant(t, "Helse Fjern HF", tenants.KindHF)
+	for id, rhf := range map[string]string{w.tn.ID.String(): "HV", near.ID.String(): "HV", far.ID.String(): "HN"} {
+		if _, err := owner.ExecContext(context.Background(), "UPDATE tenants SET rhf_code = ? WHERE id = ?", rhf, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := planSession(t, goalLogin(t, srv.URL, w.veileder), "/t/"+w.tn.Slug, w, time.Now().In(web.Oslo).Format("2006-01-02"))
+	const referat = "Avtalt: mer tid på poliklinikken."
+	if status, _ := saveText(t, goalLogin(t, srv.URL, w.veileder), path, "minutes", referat); status != 200 {
+		t.Fatalf("referat: %d", status)
+	}
+	id := path[strings.LastIndex(path, "/")+1:]
+	newVeileder := func(tn *tenants.Tenant, given string) *browser {
+		var u goalUser
+		u.email, u.password, u.id = member(t, cfg, given, tn, "veileder")
+		err := tenants.WithTenantTx(context.Background(), testenv.Get(t).App, tenants.Scope{TenantID: tn.ID}, func(ctx context.Context, tx bun.Tx) error {
+			return tenants.SetRelation(ctx, tx, tn.ID, w.lis.id, tenants.RelVeileder, u.id, tenants.Actor{Name: "test"})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return goalLogin(t, srv.URL, u)
+	}
+	nb := newVeileder(near, "Nora")
+	_, _, page := nb.get("/t/" + near.Slug + "/veiledning")
+	if !strings.Contains(page, "/t/"+near.Slug+"/veiledning/"+id) || !strings.Contains(page, w.tn.Name) {
+		t.Fatalf("the new veileder's list:\n%s", page)
+	}
+	status, _, page := nb.get("/t/" + near.Slug + "/veiledning/" + id)
+	if status != 200 || !strings.Contains(page, referat) || !strings.Contains(page, "kan bare leses her") || strings.Contains(page, "<textarea") {
+		t.Fatalf("the new veileder reads: %d\n%s", status, page)
+	}
+	if status, _, _ := nb.post("/t/"+near.Slug+"/veiledning/"+id+"/tekst", url.Values{"_csrf": {csrfFrom(t, page)}, "kind": {"minutes"}, "text": {"endret"}}); status != http.StatusNotFound {
+		t.Fatalf("the new veileder writes through the other helseforetak: %d", status)
+	}
+	fb := newVeileder(far, "Fredrik")
+	if status, _, page := fb.get("/t/" + far.Slug + "/veiledning/" + id); status != http.StatusNotFound || strings.Contains(page, referat) {
+		t.Fatalf("a veileder in another RHF: %d", status)
+	}
+	if _, _, page := fb.get("/t/" + far.Slug + "/veiledning"); strings.Contains(page, id) {
+		t.Fatalf("a veileder in another RHF lists the samtale:\n%s", page)
+	}
+}

@@ -50,7 +50,7 @@ func New(db bun.IDB, nav web.NavFunc) *Module {
 func (m *Module) Store() *Store { return m.store }
 
 func (m *Module) Info() modules.Info {
-	return modules.Info{ID: "advisory", Title: "Veiledningssamtaler", Requires: []string{"web", "people"}}
+	return modules.Info{ID: "advisory", Title: "Veiledningssamtaler", Requires: []string{"web"}}
 }
 
 func (m *Module) Policies() []policies.Rule {

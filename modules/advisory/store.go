@@ -33,10 +33,12 @@ const (
 
 // Outbox topics (the notifications module delivers them).
 const (
-	TopicPlanned         = "advisory.planned"
-	TopicPreparationDue  = "advisory.preparation_due"
-	DefaultReminderMonth = 6
+	TopicPlanned        = "advisory.planned"         // to the LIS, when a samtale is planned
+	TopicPreparationDue = "advisory.preparation_due" // to LIS and veileder, two days before, without a forberedelse
 )
+
+// DefaultReminderMonths is the overdue period of a tenant that never chose.
+const DefaultReminderMonths = 6
 
 // StatusText is a status in Norwegian.
 func StatusText(s string) string {
@@ -469,12 +471,12 @@ func Summaries(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, lisIDs []uui
 	return out, nil
 }
 
-// ReminderMonths is the tenant's setting (DefaultReminderMonth when unset).
+// ReminderMonths is the tenant's setting (DefaultReminderMonths when unset).
 func ReminderMonths(ctx context.Context, tx bun.IDB, tenantID uuid.UUID) (int, error) {
 	var months int
 	err := tx.NewRaw("SELECT reminder_months FROM advisory_settings WHERE tenant_id = ?", tenantID).Scan(ctx, &months)
 	if errors.Is(err, sql.ErrNoRows) {
-		return DefaultReminderMonth, nil
+		return DefaultReminderMonths, nil
 	}
 	return months, err
 }

@@ -414,7 +414,7 @@ func TestSummariesOverdueBySetting(t *testing.T) {
 		t.Fatalf("0 months: %v", err)
 	}
 	// The setting is the tenant's own.
-	if m, _ := f.s.Months(ctx, f.b.ID); m != DefaultReminderMonth {
+	if m, _ := f.s.Months(ctx, f.b.ID); m != DefaultReminderMonths {
 		t.Fatalf("B's setting: %d", m)
 	}
 }

@@ -1,5 +1,9 @@
 package main
 
+// Named to run after catalog_test.go: goalSetup publishes a catalogue version
+// with texts for KLS-001…003, and TestCatalogImportCommand expects to publish
+// the shipped catalogue without changed goals to assess.
+
 import (
 	"context"
 	"fmt"

@@ -135,7 +135,7 @@ var roleMatrix = map[string]string{
 	"GET /t/:tenant/admin/personer/import/mal.csv":               "tenant_admin",
 
 	// Leder and UAO pass the guard to the samtaler to see date and status;
-	// the text answers them 404 (TestAdvisoryPrivacyOverHTTP).
+	// the text answers them 404 (TestAdvisoryPrivacyIsolationOverHTTP).
 	"GET /t/:tenant/veiledning":                  "lis,veileder,leder,uao",
 	"POST /t/:tenant/veiledning":                 "veileder",
 	"GET /t/:tenant/veiledning/:id":              "lis,veileder,leder,uao",

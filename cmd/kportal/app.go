@@ -20,6 +20,7 @@ import (
 
 	"kportal/modules"
 	"kportal/modules/activities"
+	"kportal/modules/advisory"
 	"kportal/modules/agreements"
 	"kportal/modules/catalog"
 	"kportal/modules/goals"
@@ -29,6 +30,7 @@ import (
 	"kportal/modules/overview"
 	"kportal/modules/people"
 	"kportal/modules/plans"
+	"kportal/modules/progress"
 	"kportal/modules/registrations"
 	"kportal/modules/roles"
 	"kportal/modules/web"
@@ -120,6 +122,8 @@ func open(ctx context.Context, cfg *config, serves bool) (*app, error) {
 		goals.New(a.db, nav),
 		activities.New(a.db, nav),
 		overview.New(a.db, nav),
+		advisory.New(a.db, nav),
+		progress.New(a.db, nav),
 		agreements.New(a.db, a.objects, nav, agreements.Options{}),
 		registrations.New(a.db, nav, func(ctx context.Context, tenantID uuid.UUID) (bool, error) {
 			s, err := agreements.InForce(ctx, a.db, tenantID)

@@ -133,6 +133,19 @@ var roleMatrix = map[string]string{
 	"GET /t/:tenant/admin/personer/import":                       "tenant_admin",
 	"POST /t/:tenant/admin/personer/import":                      "tenant_admin",
 	"GET /t/:tenant/admin/personer/import/mal.csv":               "tenant_admin",
+
+	// Leder and UAO pass the guard to the samtaler to see date and status;
+	// the text answers them 404 (TestAdvisoryPrivacyIsolationOverHTTP).
+	"GET /t/:tenant/veiledning":                  "lis,veileder,leder,uao",
+	"POST /t/:tenant/veiledning":                 "veileder",
+	"GET /t/:tenant/veiledning/:id":              "lis,veileder,leder,uao",
+	"POST /t/:tenant/veiledning/:id/tekst":       "lis,veileder",
+	"POST /t/:tenant/veiledning/:id/ferdigstill": "veileder",
+	"GET /t/:tenant/admin/veiledning":            "tenant_admin",
+	"POST /t/:tenant/admin/veiledning":           "tenant_admin",
+	"GET /t/:tenant/mine-lis":                    "veileder,leder",
+	"GET /t/:tenant/utdanningsoversikt":          "uao",
+	"GET /t/:tenant/utdanningsoversikt/csv":      "uao",
 }
 
 // The subjects the matrix is walked for: no session, a person with no role,
@@ -325,7 +338,8 @@ func TestBadInputNeverAnInternalError(t *testing.T) {
 		"confirm", "count", "decision", "delegate", "description", "done_on", "email", "goals", "hpr", "inputs", "kind", "label", "leder",
 		"lis", "lis_specialties", "local_arena", "local_kind", "local_name", "local_required", "name", "note", "orgnr", "outcome", "plan",
 		"procedure", "q", "reason", "registry_id", "role", "roller", "slug", "specialty", "status", "supervisor", "template", "text",
-		"title", "uao_specialties", "until", "veileder", "version", "arena-0-name", "arena-0-lis1", "shown", "goal"} {
+		"title", "uao_specialties", "until", "veileder", "version", "arena-0-name", "arena-0-lis1", "shown", "goal",
+		"date", "time", "place", "topics", "months"} {
 		junk[f] = []string{"ikke-gyldig ' \" <x> 99999999999999999999", "-1"}
 	}
 	refused := 0 // 422s: the walk reaches the handlers' own checks, not only the guard

@@ -12,6 +12,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"kportal/modules/activities"
+	"kportal/modules/advisory"
 	"kportal/modules/catalog"
 	"kportal/modules/identity"
 	"kportal/modules/plans"
@@ -141,6 +142,9 @@ func runSeed(ctx context.Context, cfg *config, args []string) error {
 	}
 	if err := seedActivities(ctx, db, ids["helse-bergen"], p); err != nil {
 		return fmt.Errorf("demo activities: %w", err)
+	}
+	if err := seedAdvisory(ctx, db, ids["helse-bergen"], p); err != nil {
+		return fmt.Errorf("demo samtaler: %w", err)
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "Demo users (password %s):\n", DemoPassword)
@@ -293,4 +297,40 @@ func seedActivities(ctx context.Context, db *bun.DB, tenantID uuid.UUID, p func(
 		return err
 	}
 	return nil
+}
+
+// seedAdvisory gives Kari two veiledningssamtaler with Ingrid: one completed
+// seven months ago (so Kari shows as overdue to Ingrid and to Nils, the UAO)
+// and one planned in two days without a forberedelse. Only once.
+func seedAdvisory(ctx context.Context, db *bun.DB, tenantID uuid.UUID, p func(string) uuid.UUID) error {
+	kari := tenants.Actor{PersonID: p("kari.lis"), Name: "Kari Nordmann"}
+	ingrid := tenants.Actor{PersonID: p("ingrid.veileder"), Name: "Ingrid Berg"}
+	store := advisory.NewStore(db)
+	if held, err := store.List(ctx, tenantID, kari.PersonID); err != nil || len(held) > 0 {
+		return err
+	}
+	day := func(d time.Time) string { return d.Format("2006-01-02") }
+	earlier, err := store.Create(ctx, tenantID, ingrid, advisory.Plan{LisID: kari.PersonID.String(), Date: day(time.Now().AddDate(0, -7, 0)), Time: "14:00",
+		Place: "Møterom 4, Ortopedisk avdeling", Topics: "Oppstart i spesialiseringen, mål for første halvår"})
+	if err != nil {
+		return err
+	}
+	for _, n := range []struct {
+		who        tenants.Actor
+		kind, text string
+	}{
+		{kari, advisory.KindPreparation, "Jeg vil gjerne få mer tid på operasjonsstua og lære meg artroskopi."},
+		{ingrid, advisory.KindPreparation, "Gå gjennom prosedyrelisten og vaktplanen."},
+		{ingrid, advisory.KindMinutes, "Avtalt: Kari assisterer på to artroskopier i uken. Ny samtale om et halvt år."},
+	} {
+		if err := store.SaveNote(ctx, tenantID, n.who, earlier.ID, n.kind, n.text); err != nil {
+			return err
+		}
+	}
+	if err := store.Complete(ctx, tenantID, ingrid, earlier.ID); err != nil {
+		return err
+	}
+	_, err = store.Create(ctx, tenantID, ingrid, advisory.Plan{LisID: kari.PersonID.String(), Date: day(time.Now().AddDate(0, 0, 2)), Time: "10:00",
+		Place: "https://video.helse-bergen.no/veiledning/ingrid", Topics: "Status for prosedyrene, vaktbelastning"})
+	return err
 }

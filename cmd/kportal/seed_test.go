@@ -84,6 +84,18 @@ func TestSeedTwice(t *testing.T) {
 	if strings.Join(plansSeen, " ") != "Kari:Ortopedisk kirurgi:0:11 Sigrid:LIS1 kommunedel:40:0" {
 		t.Fatalf("demo plans after two seeds: %v", plansSeen)
 	}
+	// Kari's two samtaler with Ingrid, once.
+	hbID, err := tenants.BySlug(context.Background(), env.App, "helse-bergen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var samtaler []string
+	err = tenants.WithTenantTx(context.Background(), env.App, tenants.Scope{TenantID: hbID.ID}, func(ctx context.Context, tx bun.Tx) error {
+		return tx.NewRaw("SELECT status FROM advisory_sessions WHERE lis_id = ? ORDER BY starts_at", kari).Scan(ctx, &samtaler)
+	})
+	if err != nil || strings.Join(samtaler, " ") != "completed planned" {
+		t.Fatalf("Kari's samtaler after two seeds: %v %v", samtaler, err)
+	}
 	var versions int
 	if err := env.App.NewRaw("SELECT count(*) FROM catalog_versions WHERE label = ? AND published_at IS NOT NULL", DemoCatalog).Scan(context.Background(), &versions); err != nil || versions != 1 {
 		t.Fatalf("demo catalogue versions: %d %v", versions, err)

@@ -48,18 +48,54 @@ func (m *Module) Routes(r *modules.Router) {
 	r.GET("/t/:tenant/", m.home, modules.SignedIn())
 }
 
-// lisView is the LIS's part of the page.
-type lisView struct {
-	Plan                          *activities.Plan
+// Progress is a LIS's progress in their active plans: the figures on the
+// home page, and on the veileder's and the UAO's overviews.
+type Progress struct {
 	GoalsTotal, GoalsApproved     int
 	GoalsWaiting                  int // sent, waiting for a decision
-	ProceduresTotal, ProceduresOK int
-	SignaturesWaiting             int // activities waiting for a signature
-	Arenas                        []goals.Arena
-	Arena                         string // the remembered filter
-	Query                         string
-	FoundGoals                    []goals.Goal
-	FoundActivities               []activities.Activity
+	ProceduresTotal, ProceduresOK int // procedures, and those that reached the recommended count
+}
+
+// ProgressOf counts a LIS's goals (of one læringsarena, or all when arena is
+// "") and procedures.
+func ProgressOf(ctx context.Context, gs *goals.Store, as *activities.Store, tenantID, lisID uuid.UUID, arena string) (Progress, error) {
+	var p Progress
+	all, err := gs.Goals(ctx, tenantID, lisID, goals.Filter{Arena: arena})
+	if err != nil {
+		return p, err
+	}
+	p.GoalsTotal = len(all)
+	for _, g := range all {
+		switch g.Status {
+		case goals.StatusApproved:
+			p.GoalsApproved++
+		case goals.StatusSent:
+			p.GoalsWaiting++
+		}
+	}
+	procs, err := as.Procedures(ctx, tenantID, lisID, "")
+	if err != nil {
+		return p, err
+	}
+	p.ProceduresTotal = len(procs)
+	for _, pr := range procs {
+		if pr.Complete() {
+			p.ProceduresOK++
+		}
+	}
+	return p, nil
+}
+
+// lisView is the LIS's part of the page.
+type lisView struct {
+	Plan *activities.Plan
+	Progress
+	SignaturesWaiting int // activities waiting for a signature
+	Arenas            []goals.Arena
+	Arena             string // the remembered filter
+	Query             string
+	FoundGoals        []goals.Goal
+	FoundActivities   []activities.Activity
 }
 
 type page struct {
@@ -134,28 +170,8 @@ func (m *Module) lis(ctx context.Context, c echo.Context, t *tenants.Tenant, lis
 	if _, err := uuid.Parse(lv.Arena); err != nil {
 		lv.Arena = "" // a remembered arena that no longer parses: all
 	}
-	all, err := m.goals.Goals(ctx, t.ID, lisID, goals.Filter{Arena: lv.Arena})
-	if err != nil {
+	if lv.Progress, err = ProgressOf(ctx, m.goals, m.acts, t.ID, lisID, lv.Arena); err != nil {
 		return nil, err
-	}
-	lv.GoalsTotal = len(all)
-	for _, g := range all {
-		switch g.Status {
-		case "approved":
-			lv.GoalsApproved++
-		case "sent":
-			lv.GoalsWaiting++
-		}
-	}
-	procs, err := m.acts.Procedures(ctx, t.ID, lisID, "")
-	if err != nil {
-		return nil, err
-	}
-	lv.ProceduresTotal = len(procs)
-	for _, p := range procs {
-		if p.Complete() {
-			lv.ProceduresOK++
-		}
 	}
 	if lv.SignaturesWaiting, err = m.acts.CountRequested(ctx, t.ID, lisID); err != nil {
 		return nil, err

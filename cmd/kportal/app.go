@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -173,6 +174,10 @@ func pingRedis(ctx context.Context, opt asynq.RedisClientOpt) error {
 	return nil
 }
 
+// recoveredPanics counts handler panics answered as 500; the tests fail
+// when any happened that a test did not provoke on purpose.
+var recoveredPanics atomic.Int64
+
 // server builds the HTTP server with every module's routes.
 func (a *app) server() *echo.Echo {
 	e := echo.New()
@@ -189,7 +194,13 @@ func (a *app) server() *echo.Echo {
 				return nil
 			},
 		}),
-		middleware.Recover(),
+		middleware.RecoverWithConfig(middleware.RecoverConfig{
+			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+				recoveredPanics.Add(1)
+				a.log.Error("panic", "error", err, "uri", c.Request().RequestURI, "stack", string(stack))
+				return err
+			},
+		}),
 		health.HTTPMetrics(a.metrics),
 		middleware.BodyLimit("30M"),
 	)

@@ -195,9 +195,14 @@ func TestInternalErrorsShowNoDetails(t *testing.T) {
 	e.GET("/api/boom", func(echo.Context) error { return errors.New("pq: secret table missing") })
 	srv := httptest.NewServer(e)
 	defer srv.Close()
+	before := recoveredPanics.Load()
+	defer recoveredPanics.Add(-1) // provoked here, not a failure of the package
 	resp, err := http.Get(srv.URL + "/boom")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if recoveredPanics.Load() != before+1 {
+		t.Error("the panic was not counted")
 	}
 	page := readAll(t, resp)
 	if resp.StatusCode != 500 || !strings.Contains(page, "Noe gikk galt hos oss") || strings.Contains(page, "secret") || strings.Contains(page, "goroutine") {

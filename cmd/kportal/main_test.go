@@ -19,7 +19,16 @@ import (
 	"kportal/storage/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+// TestMain fails the package when a handler panicked (answered as a 500 by
+// the recover middleware, which a test reading only the status may miss).
+func TestMain(m *testing.M) {
+	testenv.Main(m, func() error {
+		if n := recoveredPanics.Load(); n > 0 {
+			return fmt.Errorf("%d request(s) panicked; see the \"panic\" log lines", n)
+		}
+		return nil
+	})
+}
 
 // testConfig is the development configuration pointed at this package's
 // share of the services.

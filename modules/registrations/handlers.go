@@ -411,6 +411,8 @@ func (m *Module) refused(c echo.Context, t *tenants.Tenant, posted Content, caus
 
 // posted reads a kommune's form, refusing it while no databehandleravtale is
 // signed: nothing is saved before there is one.
+// posted reads a form post. A nil viewer with a nil error means the post was
+// refused and the answer is already written.
 func (m *Module) posted(c echo.Context) (v *modules.Viewer, t *tenants.Tenant, content Content, emptyRows int, refused error) {
 	v, t, err := virksomhet(c)
 	if err != nil {
@@ -431,7 +433,7 @@ func (m *Module) posted(c echo.Context) (v *modules.Viewer, t *tenants.Tenant, c
 
 func (m *Module) save(c echo.Context) error {
 	v, t, content, emptyRows, err := m.posted(c)
-	if err != nil {
+	if err != nil || v == nil {
 		return err
 	}
 	reg, err := m.store.SaveDraft(c.Request().Context(), tenantActor(v), t.ID, content)
@@ -447,7 +449,7 @@ func (m *Module) save(c echo.Context) error {
 
 func (m *Module) submit(c echo.Context) error {
 	v, t, content, _, err := m.posted(c)
-	if err != nil {
+	if err != nil || v == nil {
 		return err
 	}
 	if _, err := m.store.Submit(c.Request().Context(), tenantActor(v), t.ID, content); err != nil {

@@ -70,8 +70,15 @@ var (
 
 // Main runs a package's tests and removes its database and bucket afterwards.
 // Use it from TestMain: func TestMain(m *testing.M) { testenv.Main(m) }.
-func Main(m *testing.M) {
+// Each check runs after the tests; one that fails fails the package.
+func Main(m *testing.M, checks ...func() error) {
 	code := m.Run()
+	for _, check := range checks {
+		if err := check(); err != nil {
+			fmt.Fprintln(os.Stderr, "FAIL:", err)
+			code = 1
+		}
+	}
 	if shared != nil {
 		shared.teardown()
 	}

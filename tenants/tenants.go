@@ -155,12 +155,11 @@ func ForPerson(ctx context.Context, db bun.IDB, personID uuid.UUID) ([]Membershi
 		Tenant
 		Roles []string `bun:"roles,array"`
 	}
-	err := WithTenantTx(ctx, db, Scope{PersonID: personID}, func(ctx context.Context, tx bun.Tx) error {
-		// Every request asks this (the session middleware): a prepared statement.
-		return storage.Select(ctx, tx, &rows, `SELECT t.*, array_agg(m.role ORDER BY m.role) AS roles
-			FROM memberships AS m JOIN tenants AS t ON t.id = m.tenant_id
-			WHERE m.person_id = ? GROUP BY t.id ORDER BY t.name`, personID)
-	})
+	// Every request asks this (the session middleware): one round trip, a
+	// prepared statement; the function reads under row-level security with
+	// the person in force (migration …004_memberships_of).
+	err := storage.Select(ctx, db, &rows, `SELECT t.*, m.roles FROM kportal_memberships_of(?) AS m
+		JOIN tenants AS t ON t.id = m.tenant_id ORDER BY t.name`, personID)
 	if err != nil {
 		return nil, err
 	}

@@ -169,3 +169,43 @@ func TestOneTxIsJoinedByTheSameTenantOnly(t *testing.T) {
 		t.Error("a call after OneTx joined its transaction")
 	}
 }
+
+// ForPerson's function puts the person in force for its own reading only:
+// called inside a tenant's transaction it leaves that transaction's person
+// as it was, and it never reads another person's memberships.
+func TestMembershipsOfLeavesTheTransactionAsItWas(t *testing.T) {
+	db := testenv.Get(t).App
+	ctx := context.Background()
+	a := newTenant(t, db, "Tenant A")
+	p, q := newPerson(t, db), newPerson(t, db)
+	if err := tenants.AddMembership(ctx, db, a.ID, p, "lis"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tenants.AddMembership(ctx, db, a.ID, q, "leder"); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := tenants.ForPerson(ctx, db, p)
+	if err != nil || len(ms) != 1 || ms[0].Tenant.ID != a.ID || len(ms[0].Roles) != 1 || ms[0].Roles[0] != "lis" {
+		t.Fatalf("ForPerson = %+v, %v", ms, err)
+	}
+	err = tenants.WithTenantTx(ctx, db, tenants.Scope{TenantID: a.ID, PersonID: q}, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tenants.ForPerson(ctx, tx, p); err != nil {
+			return err
+		}
+		var person string
+		if err := tx.NewRaw("SELECT current_setting('app.person_id', true)").Scan(ctx, &person); err != nil {
+			return err
+		}
+		if person != q.String() {
+			t.Errorf("person in force after ForPerson = %q, want %s", person, q)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leaked int
+	if err := db.NewRaw("SELECT count(*) FROM memberships").Scan(ctx, &leaked); err != nil || leaked != 0 {
+		t.Fatalf("after ForPerson, a query with nothing in force sees %d memberships (%v)", leaked, err)
+	}
+}

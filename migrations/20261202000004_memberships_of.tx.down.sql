@@ -1,0 +1,1 @@
+DROP FUNCTION kportal_memberships_of(uuid);

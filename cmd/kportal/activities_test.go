@@ -151,6 +151,27 @@ func TestActivitiesSigningHTTP(t *testing.T) {
 		t.Fatalf("signed filter:\n%s", page)
 	}
 
+	t.Run("the LIS sees who signed exactly what, and when; another LIS gets 404", func(t *testing.T) {
+		status, _, page := lis.get(s.path("/aktiviteter/" + id.String()))
+		for _, want := range []string{"Signert</strong> av Sivert Testesen", "«Godt gjennomført»", "Det som ble signert: Traumekurs, 10.1.2026, mål ORT-07"} {
+			if status != 200 || !strings.Contains(page, want) {
+				t.Fatalf("activity page lacks %q: %d\n%s", want, status, page)
+			}
+		}
+		if _, _, list := lis.get(s.path("/aktiviteter")); !strings.Contains(list, `href="`+s.path("/aktiviteter/"+id.String())+`"`) {
+			t.Fatal("the list does not link to the activity")
+		}
+		email, password, _ := member(t, cfg, "Lise", s.tn, "lis")
+		other := newBrowser(t, srv.URL)
+		login(t, other, email, password)
+		if status, _, page := other.get(s.path("/aktiviteter/" + id.String())); status != http.StatusNotFound || strings.Contains(page, "Traumekurs") {
+			t.Fatalf("another LIS: %d", status)
+		}
+		if status, _, _ := lis.get(s.path("/aktiviteter/not-an-id")); status != http.StatusNotFound {
+			t.Fatalf("a bad id: %d", status)
+		}
+	})
+
 	t.Run("several signed at once in one POST", func(t *testing.T) {
 		var ids []string
 		for _, title := range []string{"Kurs A", "Kurs B"} {

@@ -112,6 +112,7 @@ var roleMatrix = map[string]string{
 	"POST /t/:tenant/godkjenning/:id":                            "leder",
 	"GET /t/:tenant/aktiviteter":                                 "lis",
 	"GET /t/:tenant/aktiviteter/ny":                              "lis",
+	"GET /t/:tenant/aktiviteter/:id":                             "lis",
 	"POST /t/:tenant/aktiviteter":                                "lis",
 	"POST /t/:tenant/aktiviteter/:id/trekk-tilbake":              "lis",
 	"GET /t/:tenant/prosedyrer":                                  "lis",

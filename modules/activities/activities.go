@@ -62,6 +62,7 @@ func (m *Module) Routes(r *modules.Router) {
 	read, create, sign := modules.Need(Object, ActionRead), modules.Need(Object, ActionCreate), modules.Need(Object, ActionSign)
 	r.GET("/t/:tenant/aktiviteter", m.list, read)
 	r.GET("/t/:tenant/aktiviteter/ny", m.newForm, create)
+	r.GET("/t/:tenant/aktiviteter/:id", m.show, read)
 	r.POST("/t/:tenant/aktiviteter", m.create, create)
 	r.POST("/t/:tenant/aktiviteter/:id/trekk-tilbake", m.withdraw, create)
 	r.GET("/t/:tenant/prosedyrer", m.procedures, read)
@@ -129,6 +130,21 @@ func (m *Module) renderList(c echo.Context, status int, problem error) error {
 		return err
 	}
 	return m.pages.Render(c, status, "list", "Mine aktiviteter", p)
+}
+
+// show is one of the LIS's activities with every decision on it: who, when,
+// and exactly what they signed or rejected.
+func (m *Module) show(c echo.Context) error {
+	v := modules.ViewerFrom(c.Request().Context())
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		return apperr.Default(apperr.NotFound)
+	}
+	a, err := m.store.Get(c.Request().Context(), v.Tenant.ID, v.PersonID, id)
+	if err != nil {
+		return err
+	}
+	return m.pages.Render(c, http.StatusOK, "activity", a.Title, a)
 }
 
 type newPage struct {

@@ -140,6 +140,27 @@ type Signature struct {
 	Snapshot       json.RawMessage `bun:"snapshot,type:jsonb"`
 }
 
+// Signed is what the supervisor decided on, as stored with the decision.
+func (g *Signature) Signed() Snapshot {
+	var s Snapshot
+	_ = json.Unmarshal(g.Snapshot, &s) // written by decide; an unreadable one shows empty
+	return s
+}
+
+// DecisionLabel is the decision in Norwegian.
+func (g *Signature) DecisionLabel() string { return StatusLabel(g.Decision) }
+
+// DoneOnText is the snapshot's date as Norwegians write it.
+func (s Snapshot) DoneOnText() string {
+	if d, err := time.Parse("2006-01-02", s.DoneOn); err == nil {
+		return d.Format("2.1.2006")
+	}
+	return s.DoneOn
+}
+
+// RoleLabel is the snapshot's procedure role in Norwegian.
+func (s Snapshot) RoleLabel() string { return RoleLabel(s.Role) }
+
 // Snapshot is what a supervisor signed, stored with the signature.
 type Snapshot struct {
 	ActivityID uuid.UUID `json:"activity_id"`
@@ -429,11 +450,15 @@ func (s *Store) List(ctx context.Context, tenantID, lisID uuid.UUID, q, status s
 	return out, err
 }
 
-// Get returns one of the LIS's own activities (NotFound for anyone else's).
+// Get returns one of the LIS's own activities with its signatures (NotFound
+// for anyone else's).
 func (s *Store) Get(ctx context.Context, tenantID, lisID, id uuid.UUID) (*Activity, error) {
 	var out []Activity
 	err := s.tx(ctx, tenantID, lisID, func(ctx context.Context, tx bun.Tx) error {
-		return tx.NewRaw(`SELECT `+activityColumns+activityFrom+` WHERE a.tenant_id = ? AND a.lis_id = ? AND a.id = ?`, tenantID, lisID, id).Scan(ctx, &out)
+		if err := tx.NewRaw(`SELECT `+activityColumns+activityFrom+` WHERE a.tenant_id = ? AND a.lis_id = ? AND a.id = ?`, tenantID, lisID, id).Scan(ctx, &out); err != nil {
+			return err
+		}
+		return withSignatures(ctx, tx, tenantID, out)
 	})
 	if err != nil {
 		return nil, err
@@ -608,8 +633,13 @@ func ForGoal(ctx context.Context, tx bun.IDB, tenantID, lisID uuid.UUID, goalCod
 		ORDER BY a.done_on, a.created_at`, tenantID, lisID, goalCode).Scan(ctx, &out); err != nil {
 		return nil, err
 	}
+	return out, withSignatures(ctx, tx, tenantID, out)
+}
+
+// withSignatures fills each activity's decisions, oldest first.
+func withSignatures(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, out []Activity) error {
 	if len(out) == 0 {
-		return out, nil
+		return nil
 	}
 	ids := make([]uuid.UUID, len(out))
 	at := map[uuid.UUID]int{}
@@ -622,13 +652,13 @@ func ForGoal(ctx context.Context, tx bun.IDB, tenantID, lisID uuid.UUID, goalCod
 			g.decision, g.comment, g.signed_at, g.snapshot
 		FROM signatures g JOIN people p ON p.id = g.supervisor_id WHERE g.tenant_id = ? AND g.activity_id = ANY(?) ORDER BY g.signed_at`,
 		tenantID, pgdialect.Array(ids)).Scan(ctx, &sigs); err != nil {
-		return nil, err
+		return err
 	}
 	for _, g := range sigs {
 		i := at[g.ActivityID]
 		out[i].Signatures = append(out[i].Signatures, g)
 	}
-	return out, nil
+	return nil
 }
 
 // CountRequestedQuery counts a LIS's activities waiting for a signature, for

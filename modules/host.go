@@ -145,10 +145,24 @@ func (h *Host) Nav(ctx context.Context, v *Viewer) []NavItem {
 				continue
 			}
 		}
-		out = append(out, n.Nav(v)...)
+		for _, item := range n.Nav(v) {
+			if item.Action != "" && !h.allowed(v, item.Object, item.Action) {
+				continue
+			}
+			out = append(out, item)
+		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Order < out[j].Order })
 	return out
+}
+
+// allowed reports whether the viewer may act on obj in their current tenant.
+func (h *Host) allowed(v *Viewer, obj, act string) bool {
+	if h.authz == nil || v == nil || v.Tenant == nil {
+		return false
+	}
+	ok, err := h.authz.Allowed(v.PersonID.String(), v.RolesIn(v.Tenant.ID), v.Tenant.ID.String(), obj, act)
+	return err == nil && ok
 }
 
 // Enabled reports whether a module is on in a tenant. Modules that are not

@@ -50,6 +50,9 @@ type NavItem struct {
 	// Home also shows the entry as a card on the home page (work that is not
 	// in one tenant, such as an RHF admin's foretak).
 	Home bool
+	// Object and Action, when set, show the entry only to those the route
+	// guard would let in (in the viewer's tenant), roles or delegations alike.
+	Object, Action string
 }
 
 // Schedules is implemented by modules with periodic jobs.

@@ -206,6 +206,13 @@ func TestGoalApprovalOverHTTP(t *testing.T) {
 			t.Fatalf("prior learning: %d\n%s", status, page)
 		}
 		del := goalLogin(t, srv.URL, w.delegate)
+		// The delegate is no leder, yet the menu leads to the queue; the LIS's does not.
+		if _, _, home := del.get(base + "/"); !strings.Contains(home, `<li><a class="ds-link" href="`+base+`/godkjenning"`) {
+			t.Fatalf("the delegate's menu has no Godkjenning:\n%s", home)
+		}
+		if _, _, home := lis.get(base + "/"); strings.Contains(home, `<li><a class="ds-link" href="`+base+`/godkjenning"`) {
+			t.Fatal("the LIS's menu has Godkjenning")
+		}
 		_, _, q := del.get(base + "/godkjenning")
 		m := goalCaseRe.FindStringSubmatch(q)
 		if m == nil || !strings.Contains(q, "Etterregistrering") {

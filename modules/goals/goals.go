@@ -86,8 +86,6 @@ func (m *Module) Nav(v *modules.Viewer) []modules.NavItem {
 		case "lis":
 			items = append(items, modules.NavItem{Label: "Læringsmål", Href: base + "/laeringsmaal", Order: 20},
 				modules.NavItem{Label: "Etterregistrering", Href: base + "/etterregistrering", Order: 25})
-		case "leder":
-			items = append(items, modules.NavItem{Label: "Godkjenning", Href: base + "/godkjenning", Order: 30})
 		case "veileder", "supervisor":
 			if !input {
 				items = append(items, modules.NavItem{Label: "Innspill", Href: base + "/innspill", Order: 35})
@@ -95,6 +93,8 @@ func (m *Module) Nav(v *modules.Viewer) []modules.NavItem {
 			}
 		}
 	}
+	// Ledere and anyone a leder delegated approval to.
+	items = append(items, modules.NavItem{Label: "Godkjenning", Href: base + "/godkjenning", Order: 30, Object: "goal", Action: "approve"})
 	return items
 }
 

@@ -118,18 +118,6 @@ func (f *fixture) request(t *testing.T, title string) *Activity {
 	return a
 }
 
-func count(t *testing.T, db bun.IDB, tenantID uuid.UUID, query string, args ...any) int {
-	t.Helper()
-	var n int
-	err := tenants.WithTenantTx(context.Background(), db, tenants.Scope{TenantID: tenantID}, func(ctx context.Context, tx bun.Tx) error {
-		return tx.NewRaw(query, args...).Scan(ctx, &n)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 func TestCreateValidatesAndSelfRegisters(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -170,7 +158,7 @@ func TestSignWithdrawAndConflicts(t *testing.T) {
 	if a.Status != StatusRequested {
 		t.Fatalf("status %s", a.Status)
 	}
-	if n := count(t, env.App, f.a.ID, "SELECT count(*) FROM outbox WHERE topic = ? AND recipient_id = ?", TopicSignatureRequested, f.sup.PersonID); n != 1 {
+	if n := testenv.Count(t, env.App, f.a.ID, "SELECT count(*) FROM outbox WHERE topic = ? AND recipient_id = ?", TopicSignatureRequested, f.sup.PersonID); n != 1 {
 		t.Fatalf("signature_requested events: %d", n)
 	}
 	q, err := f.s.Queue(ctx, f.a.ID, f.sup.PersonID)
@@ -187,10 +175,10 @@ func TestSignWithdrawAndConflicts(t *testing.T) {
 	if err := f.s.Withdraw(ctx, f.a.ID, f.lis, a.ID); !apperr.Is(err, apperr.Conflict) || apperr.MessageOf(err) != "Aktiviteten er allerede signert." {
 		t.Fatalf("withdrawing a signed one: %v", err)
 	}
-	if n := count(t, env.App, f.a.ID, "SELECT count(*) FROM signatures WHERE activity_id = ?", a.ID); n != 1 {
+	if n := testenv.Count(t, env.App, f.a.ID, "SELECT count(*) FROM signatures WHERE activity_id = ?", a.ID); n != 1 {
 		t.Fatalf("signatures: %d", n)
 	}
-	if n := count(t, env.App, f.a.ID, "SELECT count(*) FROM outbox WHERE topic = ? AND recipient_id = ?", TopicSigned, f.lis.PersonID); n != 1 {
+	if n := testenv.Count(t, env.App, f.a.ID, "SELECT count(*) FROM outbox WHERE topic = ? AND recipient_id = ?", TopicSigned, f.lis.PersonID); n != 1 {
 		t.Fatalf("signed events: %d", n)
 	}
 
@@ -214,7 +202,7 @@ func TestSignWithdrawAndConflicts(t *testing.T) {
 	if err := f.s.Decide(ctx, f.a.ID, f.sup, DecisionRejected, []Decision{{ActivityID: d.ID, Comment: "Feil dato"}}); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(t, env.App, f.a.ID, "SELECT count(*) FROM outbox WHERE topic = ? AND recipient_id = ?", TopicRejected, f.lis.PersonID); n != 1 {
+	if n := testenv.Count(t, env.App, f.a.ID, "SELECT count(*) FROM outbox WHERE topic = ? AND recipient_id = ?", TopicRejected, f.lis.PersonID); n != 1 {
 		t.Fatalf("rejected events: %d", n)
 	}
 
@@ -298,10 +286,10 @@ func TestProcedureRepetitionsOneRequest(t *testing.T) {
 	if err != nil || len(acts) != 1 || acts[0].Count != 5 || acts[0].Status != StatusRequested {
 		t.Fatalf("5 repetitions: %+v %v", acts, err)
 	}
-	if n := count(t, env.App, f.a.ID, "SELECT count(*) FROM activities WHERE lis_id = ?", f.lis.PersonID); n != 1 {
+	if n := testenv.Count(t, env.App, f.a.ID, "SELECT count(*) FROM activities WHERE lis_id = ?", f.lis.PersonID); n != 1 {
 		t.Fatalf("activity rows: %d", n)
 	}
-	if n := count(t, env.App, f.a.ID, "SELECT count(*) FROM outbox WHERE topic = ?", TopicSignatureRequested); n != 1 {
+	if n := testenv.Count(t, env.App, f.a.ID, "SELECT count(*) FROM outbox WHERE topic = ?", TopicSignatureRequested); n != 1 {
 		t.Fatalf("signature requests: %d", n)
 	}
 	list, _ = f.s.Procedures(ctx, f.a.ID, f.lis.PersonID, "sene")
@@ -311,7 +299,7 @@ func TestProcedureRepetitionsOneRequest(t *testing.T) {
 	if err := f.s.Decide(ctx, f.a.ID, f.sup, DecisionSigned, []Decision{{ActivityID: acts[0].ID}}); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(t, env.App, f.a.ID, "SELECT count(*) FROM signatures WHERE activity_id = ?", acts[0].ID); n != 1 {
+	if n := testenv.Count(t, env.App, f.a.ID, "SELECT count(*) FROM signatures WHERE activity_id = ?", acts[0].ID); n != 1 {
 		t.Fatalf("signatures for 5 repetitions: %d", n)
 	}
 	list, _ = f.s.Procedures(ctx, f.a.ID, f.lis.PersonID, "")

@@ -117,18 +117,6 @@ func (f *fixture) plan(t *testing.T, in time.Duration) *Session {
 
 func oslo() *time.Location { loc, _ := time.LoadLocation("Europe/Oslo"); return loc }
 
-func count(t *testing.T, db bun.IDB, tenantID uuid.UUID, query string, args ...any) int {
-	t.Helper()
-	var n int
-	err := tenants.WithTenantTx(context.Background(), db, tenants.Scope{TenantID: tenantID}, func(ctx context.Context, tx bun.Tx) error {
-		return tx.NewRaw(query, args...).Scan(ctx, &n)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 func TestPlanWriteAndComplete(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -147,7 +135,7 @@ func TestPlanWriteAndComplete(t *testing.T) {
 	if s.Status != StatusPlanned || len(s.GoalCodes) != 1 || s.GoalCodes[0] != "KLS-001" || !s.IsVideo() {
 		t.Fatalf("planned: %+v", s)
 	}
-	if n := count(t, env.App, f.a.ID, "SELECT count(*) FROM outbox WHERE topic = 'advisory.planned' AND recipient_id = ? AND payload->>'session_id' = ?", f.lis.PersonID, s.ID.String()); n != 1 {
+	if n := testenv.Count(t, env.App, f.a.ID, "SELECT count(*) FROM outbox WHERE topic = 'advisory.planned' AND recipient_id = ? AND payload->>'session_id' = ?", f.lis.PersonID, s.ID.String()); n != 1 {
 		t.Fatalf("advisory.planned events for the LIS: %d", n)
 	}
 
@@ -342,13 +330,13 @@ func TestRemindPreparationsOncePerSessionAndPerson(t *testing.T) {
 		t.Fatal(err)
 	}
 	due := "SELECT count(*) FROM outbox WHERE topic = 'advisory.preparation_due' AND recipient_id = ? AND payload->>'session_id' = ?"
-	if n := count(t, env.App, f.a.ID, due, f.veileder.PersonID, soon.ID.String()); n != 1 {
+	if n := testenv.Count(t, env.App, f.a.ID, due, f.veileder.PersonID, soon.ID.String()); n != 1 {
 		t.Fatalf("veileder reminded %d times", n)
 	}
-	if n := count(t, env.App, f.a.ID, due, f.lis.PersonID, soon.ID.String()); n != 0 {
+	if n := testenv.Count(t, env.App, f.a.ID, due, f.lis.PersonID, soon.ID.String()); n != 0 {
 		t.Fatalf("the LIS with a forberedelse reminded %d times", n)
 	}
-	if n := count(t, env.App, f.a.ID, "SELECT count(*) FROM outbox WHERE topic = 'advisory.preparation_due' AND payload->>'session_id' = ?", later.ID.String()); n != 0 {
+	if n := testenv.Count(t, env.App, f.a.ID, "SELECT count(*) FROM outbox WHERE topic = 'advisory.preparation_due' AND payload->>'session_id' = ?", later.ID.String()); n != 0 {
 		t.Fatalf("a samtale in five days reminded %d times", n)
 	}
 	// The next day's run, and one two days later when the other is near: each person once per samtale.
@@ -358,11 +346,11 @@ func TestRemindPreparationsOncePerSessionAndPerson(t *testing.T) {
 	if _, err := RemindPreparations(ctx, env.App, time.Now().Add(4*24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(t, env.App, f.a.ID, due, f.veileder.PersonID, soon.ID.String()); n != 1 {
+	if n := testenv.Count(t, env.App, f.a.ID, due, f.veileder.PersonID, soon.ID.String()); n != 1 {
 		t.Fatalf("veileder reminded %d times after three runs", n)
 	}
 	for _, who := range []uuid.UUID{f.lis.PersonID, f.veileder.PersonID} {
-		if n := count(t, env.App, f.a.ID, due, who, later.ID.String()); n != 1 {
+		if n := testenv.Count(t, env.App, f.a.ID, due, who, later.ID.String()); n != 1 {
 			t.Fatalf("reminders for the later samtale to %s: %d", who, n)
 		}
 	}
@@ -431,7 +419,7 @@ func TestPreparationDueJobAndSchedule(t *testing.T) {
 	if err := mux.ProcessTask(context.Background(), asynq.NewTask(TypePreparationDue, nil)); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(t, env.App, f.a.ID, "SELECT count(*) FROM outbox WHERE topic = 'advisory.preparation_due' AND payload->>'session_id' = ?", s.ID.String()); n != 2 {
+	if n := testenv.Count(t, env.App, f.a.ID, "SELECT count(*) FROM outbox WHERE topic = 'advisory.preparation_due' AND payload->>'session_id' = ?", s.ID.String()); n != 2 {
 		t.Fatalf("reminders from the job: %d", n)
 	}
 	sched, err := workers.NewScheduler(asynq.RedisClientOpt{Addr: testenv.RedisAddr, DB: env.RedisDB}, slog.New(slog.NewTextHandler(io.Discard, nil)), m.Schedules())

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/minio/minio-go/v7"
 	"github.com/redis/go-redis/v9"
@@ -28,6 +29,7 @@ import (
 
 	"kportal/migrations"
 	"kportal/storage"
+	"kportal/tenants"
 )
 
 func env(key, def string) string {
@@ -237,4 +239,18 @@ func (e *Env) teardown() {
 // UniqueEmail returns an e-mail address no other test uses.
 func UniqueEmail(name string) string {
 	return strings.ToLower(name) + "-" + randHex(4) + "@test.kportal.no"
+}
+
+// Count returns the number a count(*) query reads with tenantID in force, as
+// the application would.
+func Count(t testing.TB, db bun.IDB, tenantID uuid.UUID, query string, args ...any) int {
+	t.Helper()
+	var n int
+	err := tenants.WithTenantTx(context.Background(), db, tenants.Scope{TenantID: tenantID}, func(ctx context.Context, tx bun.Tx) error {
+		return tx.NewRaw(query, args...).Scan(ctx, &n)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -22,6 +22,7 @@ import (
 	"kportal/modules/activities"
 	"kportal/modules/agreements"
 	"kportal/modules/catalog"
+	"kportal/modules/documents"
 	"kportal/modules/goals"
 	"kportal/modules/health"
 	"kportal/modules/identity"
@@ -121,6 +122,7 @@ func open(ctx context.Context, cfg *config, serves bool) (*app, error) {
 		activities.New(a.db, nav),
 		overview.New(a.db, nav),
 		agreements.New(a.db, a.objects, nav, agreements.Options{}),
+		documents.New(a.db, a.objects, nav, activities.DocumentReferrer, goals.DocumentReferrer),
 		registrations.New(a.db, nav, func(ctx context.Context, tenantID uuid.UUID) (bool, error) {
 			s, err := agreements.InForce(ctx, a.db, tenantID)
 			return s != nil, err
@@ -187,7 +189,7 @@ func (a *app) server() *echo.Echo {
 		}),
 		middleware.Recover(),
 		health.HTTPMetrics(a.metrics),
-		middleware.BodyLimit("30M"),
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "30M", Skipper: documents.StreamsBody}),
 	)
 	e.Use(web.Security(a.cfg.SecureCookies)...)
 	e.Use(a.sessions.Middleware())

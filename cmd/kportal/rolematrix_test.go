@@ -133,6 +133,13 @@ var roleMatrix = map[string]string{
 	"GET /t/:tenant/admin/personer/import":                       "tenant_admin",
 	"POST /t/:tenant/admin/personer/import":                      "tenant_admin",
 	"GET /t/:tenant/admin/personer/import/mal.csv":               "tenant_admin",
+	"GET /t/:tenant/dokumenter":                                  "lis",
+	"POST /t/:tenant/dokumenter":                                 "lis",
+	"POST /t/:tenant/dokumenter/:id/slett":                       "lis",
+	"GET /t/:tenant/dokumenter/:id":                              "lis,supervisor,veileder,leder",
+	"GET /t/:tenant/dokumenter/:id/vis":                          "lis,supervisor,veileder,leder",
+	"GET /t/:tenant/admin/dokumenter":                            "tenant_admin",
+	"POST /t/:tenant/admin/dokumenter":                           "tenant_admin",
 }
 
 // The subjects the matrix is walked for: no session, a person with no role,

@@ -148,7 +148,7 @@ func (m *Module) renderNew(c echo.Context, status int, problem error) error {
 	}
 	p := newPage{FormData: f, Kinds: Kinds, Errors: apperr.FieldsOf(problem), Today: m.now().In(web.Oslo).Format("2006-01-02"),
 		Form: map[string]string{}, Chosen: map[string]bool{}}
-	for _, k := range []string{"kind", "title", "done_on", "arena", "comment", "supervisor"} {
+	for _, k := range []string{"kind", "title", "done_on", "arena", "comment", "supervisor", "document"} {
 		p.Form[k] = c.FormValue(k)
 	}
 	if p.Form["done_on"] == "" {
@@ -173,7 +173,7 @@ func formValues(c echo.Context, name string) []string {
 func (m *Module) create(c echo.Context) error {
 	v := modules.ViewerFrom(c.Request().Context())
 	in := Input{Kind: c.FormValue("kind"), Title: c.FormValue("title"), DoneOn: c.FormValue("done_on"), ArenaID: c.FormValue("arena"),
-		GoalCodes: formValues(c, "goals"), Comment: c.FormValue("comment"), SupervisorID: c.FormValue("supervisor")}
+		GoalCodes: formValues(c, "goals"), Comment: c.FormValue("comment"), SupervisorID: c.FormValue("supervisor"), DocumentID: c.FormValue("document")}
 	if in.Kind == "procedure" {
 		// Procedures are registered from the procedure list, where they are counted.
 		return m.renderNew(c, http.StatusUnprocessableEntity, apperr.InvalidFields(map[string]string{"kind": "Prosedyrer registreres fra prosedyrelisten."}))

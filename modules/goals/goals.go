@@ -19,6 +19,7 @@ import (
 
 	"kportal/modules"
 	"kportal/modules/apperr"
+	"kportal/modules/documents"
 	"kportal/modules/web"
 	"kportal/policies"
 	"kportal/tenants"
@@ -275,11 +276,12 @@ func (m *Module) recall(c echo.Context) error {
 type priorPage struct {
 	Progress  []Progress
 	Approvers []Person
-	Form      struct{ Code, CompletedOn, Comment, Approver string }
+	Form      struct{ Code, CompletedOn, Comment, Approver, Document string }
 	Errors    map[string]string
 	Message   string
 	Today     string
 	Sent      bool
+	Documents []documents.Ref
 }
 
 func (m *Module) prior(c echo.Context) error { return m.renderPrior(c, http.StatusOK, nil) }
@@ -295,8 +297,12 @@ func (m *Module) renderPrior(c echo.Context, status int, problem error) error {
 	if p.Approvers, _, err = m.store.People(ctx, v.Tenant.ID, v.PersonID); err != nil {
 		return err
 	}
+	if p.Documents, err = m.store.DocumentChoices(ctx, v.Tenant.ID, v.PersonID); err != nil {
+		return err
+	}
 	if problem != nil {
 		p.Form.Code, p.Form.CompletedOn, p.Form.Comment, p.Form.Approver = c.FormValue("code"), c.FormValue("completed_on"), c.FormValue("comment"), c.FormValue("approver")
+		p.Form.Document = c.FormValue("document")
 		if p.Errors == nil {
 			p.Message = apperr.MessageOf(problem)
 		}
@@ -309,7 +315,7 @@ func (m *Module) renderPrior(c echo.Context, status int, problem error) error {
 func (m *Module) priorSend(c echo.Context) error {
 	v := viewer(c)
 	_, err := m.store.PriorLearning(c.Request().Context(), v.Tenant.ID, actor(v), Send{Code: c.FormValue("code"), CompletedOn: c.FormValue("completed_on"),
-		Comment: c.FormValue("comment"), Approver: c.FormValue("approver")})
+		Comment: c.FormValue("comment"), Approver: c.FormValue("approver"), DocumentID: c.FormValue("document")})
 	if code := apperr.CodeOf(err); code == apperr.Invalid || code == apperr.Conflict {
 		return m.renderPrior(c, apperr.Status(code), err)
 	}

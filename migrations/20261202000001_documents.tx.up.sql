@@ -43,8 +43,9 @@ BEGIN
   END LOOP;
 END
 $$;
--- A document's facts never change; it is added or deleted whole.
-REVOKE UPDATE ON documents FROM kportal_app;
+-- kportal never updates a document (it is added or deleted whole), but it
+-- locks one (SELECT … FOR UPDATE, which needs the privilege) while deciding
+-- whether it may be deleted.
 
 -- The attachment slots of the learning core point at documents of their
 -- tenant; deleting a document that nothing signed or approved refers to

@@ -236,6 +236,7 @@ type source struct {
 	n   int64
 	max int64
 	err error
+	eof bool
 }
 
 func (s *source) Read(p []byte) (int, error) {
@@ -245,7 +246,9 @@ func (s *source) Read(p []byte) (int, error) {
 		s.err = errTooLarge
 		return n, errTooLarge
 	}
-	if err != nil && err != io.EOF {
+	if err == io.EOF {
+		s.eof = true
+	} else if err != nil {
 		s.err = err
 	}
 	return n, err
@@ -311,7 +314,7 @@ func (s *Store) Upload(ctx context.Context, tenantID uuid.UUID, owner tenants.Ac
 		switch {
 		case src.err == errTooLarge:
 			return nil, apperr.New(apperr.Invalid, msgTooLarge, SizeLabel(max))
-		case src.err != nil || ctx.Err() != nil || in.Size >= 0 && src.n < in.Size:
+		case src.err != nil || ctx.Err() != nil || src.eof && in.Size >= 0 && src.n < in.Size:
 			return nil, apperr.Wrap(perr, apperr.Invalid, msgBroken)
 		}
 		return nil, apperr.Wrap(perr, apperr.Unavailable, msgStore)

@@ -162,6 +162,12 @@ func (m *Module) renderArchive(c echo.Context, status int, problem error) error 
 	if p.Documents, err = m.store.List(ctx, v.Tenant.ID, v.PersonID); err != nil {
 		return err
 	}
+	if web.IsAPI(c) && problem == nil {
+		if p.Documents == nil {
+			p.Documents = []Document{}
+		}
+		return c.JSON(http.StatusOK, map[string]any{"documents": p.Documents})
+	}
 	if p.MaxBytes, err = m.store.MaxBytes(ctx, v.Tenant.ID); err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ const DefaultMaxBytes = 25 << 20
 const PendingAge = 24 * time.Hour
 
 // AuditDownloaded is the audit action for a document opened by someone other than its owner.
-const AuditDownloaded = "document.downloaded"
+const AuditDownloaded = tenants.AuditDocumentOpened
 
 // KindLabel is a kind in Norwegian.
 func KindLabel(k string) string {

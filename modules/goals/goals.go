@@ -166,12 +166,13 @@ type goalPage struct {
 	Approvers []Person
 	Advisers  []Person
 	Form      struct {
-		CompletedOn, Comment, Approver string
-		Inputs                         map[string]bool
+		CompletedOn, Comment, Approver, Document string
+		Inputs                                   map[string]bool
 	}
-	Errors  map[string]string
-	Message string
-	Today   string
+	Errors    map[string]string
+	Message   string
+	Today     string
+	Documents []documents.Ref
 }
 
 // Sendable: not started, open, returned or rejected.
@@ -200,6 +201,9 @@ func (m *Module) renderGoal(c echo.Context, status int, problem error) error {
 	if p.Approvers, p.Advisers, err = m.store.People(ctx, v.Tenant.ID, v.PersonID); err != nil {
 		return err
 	}
+	if p.Documents, err = m.store.DocumentChoices(ctx, v.Tenant.ID, v.PersonID); err != nil {
+		return err
+	}
 	if gs[0].ProgressID != nil {
 		err := tenants.WithTenantTx(ctx, m.store.db, tenants.Scope{TenantID: v.Tenant.ID, PersonID: v.PersonID}, func(ctx context.Context, tx bun.Tx) error {
 			pr, err := loadProgress(ctx, tx, v.Tenant.ID, *gs[0].ProgressID)
@@ -217,6 +221,7 @@ func (m *Module) renderGoal(c echo.Context, status int, problem error) error {
 	p.Form.Inputs = map[string]bool{}
 	if problem != nil {
 		p.Form.CompletedOn, p.Form.Comment, p.Form.Approver = c.FormValue("completed_on"), c.FormValue("comment"), c.FormValue("approver")
+		p.Form.Document = c.FormValue("document")
 		if f, err := c.FormParams(); err == nil {
 			for _, id := range f["inputs"] {
 				p.Form.Inputs[id] = true
@@ -245,7 +250,7 @@ func (m *Module) send(c echo.Context) error {
 	}
 	f, _ := c.FormParams()
 	_, err := m.store.SendGoal(c.Request().Context(), v.Tenant.ID, actor(v), Send{Code: code, CompletedOn: c.FormValue("completed_on"),
-		Comment: c.FormValue("comment"), Approver: c.FormValue("approver"), Inputs: f["inputs"]})
+		Comment: c.FormValue("comment"), Approver: c.FormValue("approver"), Inputs: f["inputs"], DocumentID: c.FormValue("document")})
 	if code := apperr.CodeOf(err); code == apperr.Invalid || code == apperr.Conflict {
 		return m.renderGoal(c, apperr.Status(code), err)
 	}

@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -326,5 +327,73 @@ func TestBrowserKursbevisSigning(t *testing.T) {
 	if err != nil {
 		screenshot(t, ctx, "kursbevis-sign")
 		t.Fatalf("signing: %v", err)
+	}
+}
+
+func TestDocumentsLimitAndInterruptedUploadHTTP(t *testing.T) {
+	cfg := testConfig(t)
+	_, srv := startApp(t, cfg, false)
+	s := actNewSetup(t, cfg)
+	adminEmail, adminPass, _ := member(t, cfg, "Ada", s.tn, "tenant_admin")
+	admin := newBrowser(t, srv.URL)
+	login(t, admin, adminEmail, adminPass)
+	status, _, page := admin.get(s.path("/admin/dokumenter"))
+	if status != 200 || !strings.Contains(page, `value="25"`) {
+		t.Fatalf("settings: %d\n%s", status, page)
+	}
+	csrf := csrfFrom(t, page)
+	if status, _, page := admin.post(s.path("/admin/dokumenter"), url.Values{"_csrf": {csrf}, "max_mb": {"0"}}); status != http.StatusUnprocessableEntity || !strings.Contains(page, "mellom 1 og 500 MB") {
+		t.Fatalf("limit 0: %d", status)
+	}
+	if status, _, page := admin.post(s.path("/admin/dokumenter"), url.Values{"_csrf": {csrf}, "max_mb": {"1"}}); status != 200 || !strings.Contains(page, `value="1"`) {
+		t.Fatalf("limit 1: %d\n%s", status, page)
+	}
+
+	lis := newBrowser(t, srv.URL)
+	login(t, lis, s.lisEmail, s.lisPassword)
+	_, _, page = lis.get(s.path("/dokumenter"))
+	big := append(testPNG(t), make([]byte, 2<<20)...)
+	status, out := rawUpload(t, lis, s.path("/dokumenter"), csrfFrom(t, page), "stor.png", big)
+	if e, _ := out["error"].(map[string]any); status != http.StatusUnprocessableEntity || e == nil || e["message"] != "Filen er for stor. Den største filen du kan laste opp er 1,0 MB." {
+		t.Fatalf("over the tenant's limit: %d %v", status, out)
+	}
+
+	// The client goes away half way: nothing is kept. The upload is held
+	// until its pending note shows it reached the store, then cut.
+	counts := func() (rows, pending int) {
+		if err := tenants.WithTenantTx(context.Background(), testenv.Get(t).App, tenants.Scope{TenantID: s.tn.ID}, func(ctx context.Context, tx bun.Tx) error {
+			if err := tx.NewRaw("SELECT count(*) FROM documents").Scan(ctx, &rows); err != nil {
+				return err
+			}
+			return tx.NewRaw("SELECT count(*) FROM document_objects_pending").Scan(ctx, &pending)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return rows, pending
+	}
+	token := sessionToken(t, cfg, s.lisEmail, s.lisPassword)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := testPNG(t)
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: kportal\r\nX-Session-Token: %s\r\nAccept: application/json\r\nContent-Type: application/octet-stream\r\nX-File-Name: avbrutt.png\r\nContent-Length: %d\r\n\r\n",
+		s.path("/dokumenter")+"?type=kursbevis", token, 900_000)
+	_, _ = conn.Write(head)
+	_, _ = conn.Write(make([]byte, 100_000))
+	deadline := time.Now().Add(10 * time.Second)
+	for _, p := counts(); p == 0; _, p = counts() {
+		if time.Now().After(deadline) {
+			t.Fatal("the upload never reached the store")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	conn.Close()
+	deadline = time.Now().Add(15 * time.Second)
+	for r, p := counts(); r != 0 || p != 0; r, p = counts() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the client went away: %d rows, %d pending notes", r, p)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

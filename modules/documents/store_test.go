@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
 	"github.com/minio/minio-go/v7"
 	"github.com/uptrace/bun"
 
@@ -17,6 +19,7 @@ import (
 	"kportal/storage"
 	"kportal/storage/testenv"
 	"kportal/tenants"
+	"kportal/workers"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -364,6 +367,51 @@ func TestIsolationDocuments(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := f.s.Open(ctx, f.b.ID, f.lisB, dB.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCleanupJobRunsInEveryTenant(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	env := testenv.Get(t)
+	m := New(env.App, f.o, nil)
+	keys := map[uuid.UUID]string{}
+	for _, tn := range []struct {
+		id     uuid.UUID
+		person uuid.UUID
+	}{{f.a.ID, f.lis.PersonID}, {f.b.ID, f.lisB.PersonID}} {
+		key := ObjectKey(tn.id, tn.person, uuid.New())
+		keys[tn.id] = key
+		if err := tenants.WithTenantTx(ctx, env.App, tenants.Scope{TenantID: tn.id}, func(ctx context.Context, tx bun.Tx) error {
+			_, err := tx.ExecContext(ctx, "INSERT INTO document_objects_pending (tenant_id, object_key, since) VALUES (?, ?, now() - interval '25 hours')", tn.id, key)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.o.Put(ctx, key, bytes.NewReader(pdf), int64(len(pdf)), storage.PutOptions{Encrypt: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mux := asynq.NewServeMux()
+	m.Tasks(mux)
+	if err := mux.ProcessTask(ctx, asynq.NewTask(TypeCleanup, nil)); err != nil {
+		t.Fatal(err)
+	}
+	for tenantID, key := range keys {
+		if n, err := f.o.Versions(ctx, key); err != nil || n != 0 {
+			t.Fatalf("tenant %s: %d versions left (%v)", tenantID, n, err)
+		}
+	}
+	if _, pending, _ := f.state(t, f.a.ID, f.lis.PersonID); pending != 0 {
+		t.Fatalf("%d notes left", pending)
+	}
+	// The scheduler takes the module's entry (an hourly cron in Oslo time).
+	s := m.Schedules()
+	if len(s) != 1 || s[0].Task.Type() != TypeCleanup {
+		t.Fatalf("schedules: %+v", s)
+	}
+	if _, err := workers.NewScheduler(asynq.RedisClientOpt{Addr: testenv.RedisAddr, DB: env.RedisDB}, slog.Default(), s); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -70,7 +70,7 @@ func TestDocumentsHTTP(t *testing.T) {
 	lis := newBrowser(t, srv.URL)
 	login(t, lis, s.lisEmail, s.lisPassword)
 	status, _, page := lis.get(s.path("/dokumenter"))
-	if status != 200 || !strings.Contains(page, "Du har ikke lastet opp noen dokumenter") || !strings.Contains(page, "høyst 26,2 MB") {
+	if status != 200 || !strings.Contains(page, "Du har ikke lastet opp noen dokumenter") || !strings.Contains(page, "høyst 25 MB") {
 		t.Fatalf("archive: %d\n%s", status, page)
 	}
 	csrf := csrfFrom(t, page)
@@ -354,7 +354,7 @@ func TestDocumentsLimitAndInterruptedUploadHTTP(t *testing.T) {
 	_, _, page = lis.get(s.path("/dokumenter"))
 	big := append(testPNG(t), make([]byte, 2<<20)...)
 	status, out := rawUpload(t, lis, s.path("/dokumenter"), csrfFrom(t, page), "stor.png", big)
-	if e, _ := out["error"].(map[string]any); status != http.StatusUnprocessableEntity || e == nil || e["message"] != "Filen er for stor. Den største filen du kan laste opp er 1,0 MB." {
+	if e, _ := out["error"].(map[string]any); status != http.StatusUnprocessableEntity || e == nil || e["message"] != "Filen er for stor. Den største filen du kan laste opp er 1 MB." {
 		t.Fatalf("over the tenant's limit: %d %v", status, out)
 	}
 
@@ -396,4 +396,51 @@ func TestDocumentsLimitAndInterruptedUploadHTTP(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+func TestBrowserDocumentArchive(t *testing.T) {
+	cfg := testConfig(t)
+	_, srv := startApp(t, cfg, false)
+	s := actNewSetup(t, cfg)
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "Attest.png"), filepath.Join(dir, "kursbevis.pdf")
+	if err := os.WriteFile(good, testPNG(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, append([]byte("MZ\x90\x00"), make([]byte, 2000)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := chromium(t)
+	err := browserLogin(ctx, srv.URL, s.lisEmail, s.lisPassword)
+	if err == nil {
+		err = chromedp.Do(ctx,
+			chromedp.Navigate(srv.URL+s.path("/dokumenter")),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="upload-form"]`)),
+			chromedp.SetUploadFiles(chromedp.CSS(`#file`), []string{bad}),
+			chromedp.Click(chromedp.CSS(`[data-testid="upload-form"] button[type="submit"]`)),
+		)
+	}
+	if err == nil {
+		// A program named .pdf: the script shows the server's Norwegian message.
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('[data-testid="upload-status"]').textContent.includes("ikke en PDF, PNG, JPEG eller HEIC")`,
+			chromedp.WithPollingTimeout(10*time.Second)))
+	}
+	if err == nil {
+		screenshot(t, ctx, "archive-refused")
+		err = chromedp.Do(ctx,
+			chromedp.SetUploadFiles(chromedp.CSS(`#file`), []string{good}),
+			chromedp.Click(chromedp.CSS(`[data-testid="upload-form"] button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="notice"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="document"] img`)),
+		)
+	}
+	var names string
+	if err == nil {
+		names, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`[data-testid="documents"]`)))
+	}
+	if err != nil || !strings.Contains(names, "Attest.png") || strings.Contains(names, "kursbevis.pdf") {
+		screenshot(t, ctx, "archive-failed")
+		t.Fatalf("the archive after uploads: %q %v", names, err)
+	}
+	screenshot(t, ctx, "archive")
 }

@@ -97,15 +97,17 @@ func (d *Document) Locked() bool {
 	return false
 }
 
-// SizeLabel writes a byte count in Norwegian style.
+// SizeLabel writes a byte count in Norwegian style, in the binary units the
+// limit is set in: "264 byte", "340 kB", "2,4 MB", "25 MB".
 func SizeLabel(n int64) string {
 	switch {
-	case n < 1000:
+	case n < 1<<10:
 		return fmt.Sprintf("%d byte", n)
-	case n < 1000*1000:
-		return fmt.Sprintf("%d kB", (n+500)/1000)
+	case n < 1<<20:
+		return fmt.Sprintf("%d kB", (n+1<<9)>>10)
 	}
-	return strings.Replace(fmt.Sprintf("%.1f MB", float64(n)/1e6), ".", ",", 1)
+	s := strings.Replace(fmt.Sprintf("%.1f", float64(n)/(1<<20)), ".", ",", 1)
+	return strings.TrimSuffix(s, ",0") + " MB"
 }
 
 // Reference is something that refers to a document.

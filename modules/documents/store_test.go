@@ -196,7 +196,7 @@ func TestUploadBadInputLeavesNothing(t *testing.T) {
 		{"empty, unknown size", Upload{Name: "tom.pdf", Body: bytes.NewReader(nil), Size: -1}, "Filen er tom"},
 		{"a program named .pdf", Upload{Name: "kursbevis.pdf", Body: bytes.NewReader(exe), Size: int64(len(exe))}, "ikke en PDF, PNG, JPEG eller HEIC"},
 		{"text", Upload{Name: "notat.pdf", Body: strings.NewReader("bare tekst her, ikke en pdf"), Size: -1}, "ikke en PDF"},
-		{"over the limit, declared", Upload{Name: "stor.pdf", Body: bytes.NewReader(big), Size: int64(len(big))}, "Filen er for stor. Den største filen du kan laste opp er 1,0 MB."},
+		{"over the limit, declared", Upload{Name: "stor.pdf", Body: bytes.NewReader(big), Size: int64(len(big))}, "Filen er for stor. Den største filen du kan laste opp er 1 MB."},
 		{"over the limit, streamed", Upload{Name: "stor.pdf", Body: bytes.NewReader(big), Size: -1}, "Filen er for stor"},
 		{"path parts", Upload{Name: "../../etc/passwd.pdf", Body: bytes.NewReader(pdf), Size: int64(len(pdf))}, "kan ikke inneholde mapper"},
 		{"windows path", Upload{Name: `C:\Users\lis\kurs.pdf`, Body: bytes.NewReader(pdf), Size: int64(len(pdf))}, "kan ikke inneholde mapper"},
@@ -413,5 +413,13 @@ func TestCleanupJobRunsInEveryTenant(t *testing.T) {
 	}
 	if _, err := workers.NewScheduler(asynq.RedisClientOpt{Addr: testenv.RedisAddr, DB: env.RedisDB}, slog.Default(), s); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestSizeLabel(t *testing.T) {
+	for n, want := range map[int64]string{264: "264 byte", 5000: "5 kB", 340 << 10: "340 kB", 25 << 20: "25 MB", 2516582: "2,4 MB", 1 << 20: "1 MB"} {
+		if got := SizeLabel(n); got != want {
+			t.Errorf("SizeLabel(%d) = %q, want %q", n, got, want)
+		}
 	}
 }

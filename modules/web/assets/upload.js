@@ -6,7 +6,9 @@
 (function () {
   function send(file, url, kind, bar, status, done) {
     var max = parseInt(status.dataset.max || "0", 10);
+    status.className = "ds-paragraph";
     status.removeAttribute("data-color");
+    status.setAttribute("role", "status");
     if (max && file.size > max) {
       fail(status, "Filen er for stor. Den største filen du kan laste opp er " + status.dataset.maxLabel + ".");
       return;
@@ -44,6 +46,7 @@
   function fail(status, msg) {
     status.textContent = msg;
     status.setAttribute("role", "alert");
+    status.className = "ds-validation-message";
     status.dataset.color = "danger";
   }
   document.querySelectorAll("form[data-upload]").forEach(function (form) {

@@ -73,6 +73,7 @@ func (m *Module) Policies() []policies.Rule {
 		{Role: "supervisor", Object: Object, Action: ActionRead},
 		{Role: "veileder", Object: Object, Action: ActionRead},
 		{Role: "leder", Object: Object, Action: ActionRead},
+		{Role: "goal_approver", Object: Object, Action: ActionRead}, // a delegate opens what they approve
 		{Role: "tenant_admin", Object: Object, Action: "configure"},
 	}
 }

@@ -238,6 +238,34 @@ func TestOpenNeedsARelationAndIsAudited(t *testing.T) {
 	if _, err := f.s.Open(ctx, f.a.ID, f.stranger, d.ID, "vist"); !apperr.Is(err, apperr.NotFound) {
 		t.Fatalf("a supervisor of someone else: %v, want NotFound", err)
 	}
+	// The veileder, the leder and the leder's delegate see it too.
+	veileder, leder, delegate := newPerson(t, f.db, "Vera"), newPerson(t, f.db, "Leif"), newPerson(t, f.db, "Dina")
+	if _, err := f.s.Open(ctx, f.a.ID, delegate, d.ID, "vist"); !apperr.Is(err, apperr.NotFound) {
+		t.Fatalf("a delegate before the delegation: %v, want NotFound", err)
+	}
+	if err := tenants.WithTenantTx(ctx, f.db, tenants.Scope{TenantID: f.a.ID}, func(ctx context.Context, tx bun.Tx) error {
+		adm := tenants.Actor{Name: "test"}
+		if err := tenants.SetRelation(ctx, tx, f.a.ID, f.lis.PersonID, tenants.RelVeileder, veileder.PersonID, adm); err != nil {
+			return err
+		}
+		if err := tenants.SetRelation(ctx, tx, f.a.ID, f.lis.PersonID, tenants.RelLeder, leder.PersonID, adm); err != nil {
+			return err
+		}
+		if err := tenants.GrantRole(ctx, tx, f.a.ID, leder.PersonID, "leder", adm); err != nil {
+			return err
+		}
+		return tenants.GrantRole(ctx, tx, f.a.ID, delegate.PersonID, "supervisor", adm)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tenants.Delegate(ctx, f.db, f.a.ID, leder, delegate.PersonID, nil, "ferie", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []tenants.Actor{veileder, leder, delegate} {
+		if _, err := f.s.Open(ctx, f.a.ID, who, d.ID, "vist"); err != nil {
+			t.Fatalf("%s: %v", who.Name, err)
+		}
+	}
 	log, err := tenants.AuditLog(ctx, f.db, f.a.ID, 0, 50)
 	if err != nil {
 		t.Fatal(err)
@@ -248,8 +276,8 @@ func TestOpenNeedsARelationAndIsAudited(t *testing.T) {
 			downloads = append(downloads, e)
 		}
 	}
-	if len(downloads) != 1 || *downloads[0].ActorID != f.sup.PersonID || *downloads[0].SubjectID != f.lis.PersonID || !strings.Contains(downloads[0].Details, "kurs.pdf") {
-		t.Fatalf("audit: %+v (only the supervisor's opening belongs there)", downloads)
+	if len(downloads) != 4 || *downloads[3].ActorID != f.sup.PersonID || *downloads[3].SubjectID != f.lis.PersonID || !strings.Contains(downloads[3].Details, "kurs.pdf") {
+		t.Fatalf("audit: %+v (the supervisor's, veileder's, leder's and delegate's openings, not the owner's)", downloads)
 	}
 	// The relation ends: so does the access.
 	if err := tenants.WithTenantTx(ctx, f.db, tenants.Scope{TenantID: f.a.ID}, func(ctx context.Context, tx bun.Tx) error {

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -443,4 +444,34 @@ func TestBrowserDocumentArchive(t *testing.T) {
 		t.Fatalf("the archive after uploads: %q %v", names, err)
 	}
 	screenshot(t, ctx, "archive")
+	// A PDF opens in the browser's own viewer.
+	pdf := filepath.Join(dir, "Kurs.pdf")
+	if err := os.WriteFile(pdf, []byte(minimalPDF), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var href, ct string
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+s.path("/dokumenter")),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="upload-form"]`)),
+		chromedp.SetUploadFiles(chromedp.CSS(`#file`), []string{pdf}),
+		chromedp.Click(chromedp.CSS(`[data-testid="upload-form"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="notice"]`)),
+	)
+	if err == nil {
+		href, err = chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('[data-testid="document"]')].find(li => li.textContent.includes("Kurs.pdf")).querySelector('a[href$="/vis"]').href`))
+	}
+	if err == nil {
+		// What the "Vis" link opens (in a new tab, where the browser's PDF
+		// viewer takes over): the PDF, inline, not sandboxed (Chromium's viewer
+		// refuses a sandboxed document).
+		ct, err = chromedp.Run(ctx, chromedp.Evaluate[string](`fetch(`+strconv.Quote(href)+`).then(r => [r.status, r.headers.get("content-type"),
+			r.headers.get("content-disposition").split(";")[0], r.headers.get("content-security-policy").includes("sandbox")].join(" "))`, chromedp.EvalAwaitPromise))
+	}
+	if err != nil || ct != "200 application/pdf inline false" {
+		screenshot(t, ctx, "archive-pdf")
+		t.Fatalf("previewing the PDF: %q %v", ct, err)
+	}
 }
+
+const minimalPDF = "%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n" +
+	"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"

@@ -494,4 +494,24 @@ func TestKursbevisOnCourse(t *testing.T) {
 	if r := locked(); len(r) != 2 || r[0].Locked == r[1].Locked { // one withdrawn, one signed
 		t.Fatalf("signed: %+v", r)
 	}
+	// A kursbevis of a withdrawn course only may be deleted; the slot empties.
+	docs := documents.NewStore(db, testenv.Get(t).Objects(t), DocumentReferrer)
+	if err := docs.Delete(ctx, f.a.ID, f.lis, mine); !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("deleting a signed kursbevis: %v", err)
+	}
+	spare := doc(f.lis.PersonID)
+	in.Title, in.DocumentID = "Kurs 4", spare.String()
+	c, err := f.s.Create(ctx, f.a.ID, f.lis, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.Withdraw(ctx, f.a.ID, f.lis, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := docs.Delete(ctx, f.a.ID, f.lis, spare); err != nil {
+		t.Fatalf("deleting the kursbevis of a withdrawn course: %v", err)
+	}
+	if got, err := f.s.Get(ctx, f.a.ID, f.lis.PersonID, c.ID); err != nil || got.DocumentID != nil {
+		t.Fatalf("the withdrawn course after the deletion: %+v %v", got, err)
+	}
 }

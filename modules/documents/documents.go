@@ -283,6 +283,9 @@ func (m *Module) download(c echo.Context) error {
 		return apperr.Wrap(err, apperr.Unavailable, msgStore)
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
+	if web.IsAPI(c) {
+		return c.JSON(http.StatusOK, map[string]any{"url": u.String(), "expires_at": time.Now().Add(DownloadTTL).UTC(), "name": d.Name})
+	}
 	return c.Redirect(http.StatusSeeOther, u.String())
 }
 
@@ -306,7 +309,13 @@ func (m *Module) view(c echo.Context) error {
 	defer rc.Close()
 	h := c.Response().Header()
 	h.Set("Content-Disposition", strings.Replace(storage.ContentDisposition(d.Name), "attachment", "inline", 1))
-	h.Set("Content-Security-Policy", "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'")
+	// An image runs in a sandbox; Chromium's PDF viewer refuses to open in
+	// one, so a PDF gets the policy without it (nothing else may load).
+	csp := "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+	if d.ContentType != "application/pdf" {
+		csp = "sandbox; " + csp
+	}
+	h.Set("Content-Security-Policy", csp)
 	h.Set("Cache-Control", "private, no-store")
 	h.Set("Content-Length", strconv.FormatInt(d.Size, 10))
 	return c.Stream(http.StatusOK, d.ContentType, rc)

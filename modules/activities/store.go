@@ -435,7 +435,7 @@ func (s *Store) create(ctx context.Context, tx bun.Tx, tenantID uuid.UUID, lis t
 		a.DoneOn.Format("2006-01-02"), a.ArenaID, pgdialect.Array(a.GoalCodes), a.Comment, a.Status, a.SupervisorID, a.RequestedAt, a.DocumentID).
 		Scan(ctx, &a.ID, &a.CreatedAt, &a.UpdatedAt)
 	if err != nil {
-		return nil, err
+		return nil, documents.Vanished(err)
 	}
 	if a.Status == StatusRequested {
 		err = tenants.Emit(ctx, tx, tenants.Event{TenantID: tenantID, Topic: TopicSignatureRequested, Recipient: *a.SupervisorID,

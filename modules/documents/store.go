@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 
@@ -396,6 +397,17 @@ func Owned(ctx context.Context, tx bun.IDB, tenantID, personID, id uuid.UUID) (*
 		return nil, apperr.New(apperr.NotFound, "Fant ikke dokumentet.")
 	}
 	return d, err
+}
+
+// Vanished turns the foreign-key error of an attachment slot (a document
+// deleted while it was being linked) into the form's message; other errors
+// pass through.
+func Vanished(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23503" && (pe.ConstraintName == "activities_document" || pe.ConstraintName == "goal_progress_document") {
+		return apperr.InvalidFields(map[string]string{"document": "Dokumentet finnes ikke lenger. Velg et annet."})
+	}
+	return err
 }
 
 // Ref is what another page shows of a linked document.

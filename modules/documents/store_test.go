@@ -451,3 +451,21 @@ func TestSizeLabel(t *testing.T) {
 		}
 	}
 }
+
+// A document deleted while a form links it: the slot's foreign key refuses
+// the link, and the form gets a message instead of a failure.
+func TestVanishedDocumentIsAFormError(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	err := tenants.WithTenantTx(ctx, f.db, tenants.Scope{TenantID: f.a.ID}, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO activities (tenant_id, lis_id, kind, title, done_on, document_id) VALUES (?, ?, 'course', 'Kurs', now()::date, ?)`,
+			f.a.ID, f.lis.PersonID, uuid.New())
+		return Vanished(err)
+	})
+	if apperr.FieldsOf(err)["document"] != "Dokumentet finnes ikke lenger. Velg et annet." {
+		t.Fatalf("%v", err)
+	}
+	if other := errors.New("x"); Vanished(other) != other {
+		t.Fatal("other errors must pass through")
+	}
+}

@@ -467,7 +467,7 @@ func (s *Store) send(ctx context.Context, tenantID uuid.UUID, lis tenants.Actor,
 				assignment, version, done.Format("2006-01-02"), in.Comment, approver, doc, tenantID, id)
 		}
 		if err != nil {
-			return err
+			return documents.Vanished(err)
 		}
 		payload := map[string]any{"progress_id": id, "goal_code": in.Code, "lis_id": lis.PersonID, "lis_name": lis.Name, "prior_learning": prior}
 		for _, a := range inputs {

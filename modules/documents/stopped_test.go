@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"kportal/modules/apperr"
 	"kportal/storage"
@@ -46,16 +47,27 @@ func ownMinIO(t *testing.T, dir, addr string) (stop func()) {
 		}
 	}
 	t.Cleanup(stop)
+	// Ready is not enough: MinIO answers "not initialized" for a moment
+	// after it; a listing that works is.
+	client, err := minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4("kportal", "kportal-secret", "")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; ; i++ {
-		resp, err := http.Get("http://" + addr + "/minio/health/live")
+		resp, err := http.Get("http://" + addr + "/minio/health/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return stop
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				_, err = client.ListBuckets(ctx)
+				cancel()
+				if err == nil {
+					return stop
+				}
 			}
 		}
 		if i > 300 {
-			t.Fatalf("own MinIO at %s did not start", addr)
+			t.Fatalf("own MinIO at %s did not start: %v", addr, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

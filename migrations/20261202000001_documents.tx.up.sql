@@ -56,3 +56,16 @@ ALTER TABLE goal_progress ADD CONSTRAINT goal_progress_document FOREIGN KEY (ten
   REFERENCES documents (tenant_id, id) ON DELETE SET NULL (document_id);
 CREATE INDEX activities_document ON activities (tenant_id, document_id) WHERE document_id IS NOT NULL;
 CREATE INDEX goal_progress_document ON goal_progress (tenant_id, document_id) WHERE document_id IS NOT NULL;
+
+-- The same rule once more in the database, so no bug (or race) can empty the
+-- slot of something signed, approved or waiting for a decision.
+CREATE FUNCTION documents_keep_referenced() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM activities a WHERE a.tenant_id = OLD.tenant_id AND a.document_id = OLD.id AND a.status IN ('requested', 'signed'))
+    OR EXISTS (SELECT 1 FROM goal_progress g WHERE g.tenant_id = OLD.tenant_id AND g.document_id = OLD.id AND g.status IN ('sent', 'approved')) THEN
+    RAISE EXCEPTION 'document % is part of something signed, approved or waiting for a decision', OLD.id USING ERRCODE = 'restrict_violation';
+  END IF;
+  RETURN OLD;
+END
+$$;
+CREATE TRIGGER documents_keep_referenced BEFORE DELETE ON documents FOR EACH ROW EXECUTE FUNCTION documents_keep_referenced();

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -498,6 +499,13 @@ func TestKursbevisOnCourse(t *testing.T) {
 	docs := documents.NewStore(db, testenv.Get(t).Objects(t), DocumentReferrer)
 	if err := docs.Delete(ctx, f.a.ID, f.lis, mine); !apperr.Is(err, apperr.Conflict) {
 		t.Fatalf("deleting a signed kursbevis: %v", err)
+	}
+	// The database keeps it too, whoever asks.
+	if err := tenants.WithTenantTx(ctx, db, tenants.Scope{TenantID: f.a.ID}, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.ExecContext(ctx, "DELETE FROM documents WHERE tenant_id = ? AND id = ?", f.a.ID, mine)
+		return err
+	}); err == nil || !strings.Contains(err.Error(), "signed, approved or waiting") {
+		t.Fatalf("deleting the row of a signed kursbevis: %v", err)
 	}
 	spare := doc(f.lis.PersonID)
 	in.Title, in.DocumentID = "Kurs 4", spare.String()

@@ -57,9 +57,6 @@ func New(db bun.IDB, objects *storage.Objects, nav web.NavFunc, referrers ...Ref
 	return &Module{store: NewStore(db, objects, referrers...), db: db, objects: objects, pages: web.MustPages(sub, nav)}
 }
 
-// Store is the module's store (tests, the bench).
-func (m *Module) Store() *Store { return m.store }
-
 func (m *Module) Info() modules.Info {
 	return modules.Info{ID: "documents", Title: "Dokumenter og kursbevis", Requires: []string{"web"}}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/encrypt"
 )
 
 // ObjectConfig says where the object store is.
@@ -54,6 +55,11 @@ func OpenObjects(ctx context.Context, cfg ObjectConfig) (*Objects, error) {
 			}
 		}
 	}
+	// Versioning keeps what was overwritten or deleted by mistake; objects
+	// removed on purpose go with Purge (every version).
+	if err := client.EnableVersioning(ctx, cfg.Bucket); err != nil {
+		return nil, fmt.Errorf("object storage at %s: versioning bucket %q: %s", cfg.Endpoint, cfg.Bucket, describeS3Error(err))
+	}
 	return &Objects{client: client, bucket: cfg.Bucket}, nil
 }
 
@@ -85,15 +91,30 @@ type PutOptions struct {
 	ContentType string
 	// Metadata is stored with the object (user metadata, x-amz-meta-*).
 	Metadata map[string]string
+	// Encrypt stores the object encrypted by the server (SSE-S3, MinIO's KMS key).
+	Encrypt bool
 }
 
-// Put streams r to key. size must be the exact length (-1 if unknown, which makes
-// minio-go buffer parts in memory: avoid it for large uploads).
+// StreamPartSize is the part buffer of a put of unknown length: S3's smallest
+// part, so eight uploads at once hold 40 MB (minio-go's default for an unknown
+// length is a 560 MB part sized for a 5 TiB object).
+const StreamPartSize = 5 << 20
+
+// Put streams r to key. size is the exact length, sent as one PUT that
+// streams r without buffering it; -1 when unknown: a multipart upload in parts
+// of StreamPartSize, each held in memory while it is sent. A put that fails
+// leaves no object (a failed multipart upload is aborted).
 func (o *Objects) Put(ctx context.Context, key string, r io.Reader, size int64, opt PutOptions) error {
-	_, err := o.client.PutObject(ctx, o.bucket, key, r, size, minio.PutObjectOptions{
-		ContentType:  opt.ContentType,
-		UserMetadata: opt.Metadata,
-	})
+	po := minio.PutObjectOptions{ContentType: opt.ContentType, UserMetadata: opt.Metadata}
+	if opt.Encrypt {
+		po.ServerSideEncryption = encrypt.NewSSE()
+	}
+	if size >= 0 {
+		po.DisableMultipart = true
+	} else {
+		po.PartSize = StreamPartSize
+	}
+	_, err := o.client.PutObject(ctx, o.bucket, key, r, size, po)
 	if err != nil {
 		return fmt.Errorf("put %s: %s", key, describeS3Error(err))
 	}
@@ -143,6 +164,37 @@ func (o *Objects) PresignDownload(ctx context.Context, key, filename string, ttl
 		return nil, fmt.Errorf("presign %s: %s", key, describeS3Error(err))
 	}
 	return u, nil
+}
+
+// Purge removes every version of an object (the bucket is versioned), so
+// nothing of it is kept; purging a missing key is not an error.
+func (o *Objects) Purge(ctx context.Context, key string) error {
+	for v := range o.client.ListObjects(ctx, o.bucket, minio.ListObjectsOptions{Prefix: key, WithVersions: true}) {
+		if v.Err != nil {
+			return fmt.Errorf("purge %s: %s", key, describeS3Error(v.Err))
+		}
+		if v.Key != key {
+			continue
+		}
+		if err := o.client.RemoveObject(ctx, o.bucket, key, minio.RemoveObjectOptions{VersionID: v.VersionID}); err != nil {
+			return fmt.Errorf("purge %s: %s", key, describeS3Error(err))
+		}
+	}
+	return nil
+}
+
+// Versions is how many versions of key the store holds (delete markers included).
+func (o *Objects) Versions(ctx context.Context, key string) (int, error) {
+	n := 0
+	for v := range o.client.ListObjects(ctx, o.bucket, minio.ListObjectsOptions{Prefix: key, WithVersions: true}) {
+		if v.Err != nil {
+			return 0, fmt.Errorf("list %s: %s", key, describeS3Error(v.Err))
+		}
+		if v.Key == key {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // Delete removes an object; deleting a missing key is not an error.

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"kportal/storage"
 	"kportal/storage/testenv"
 )
@@ -89,5 +91,86 @@ func TestOpenDBUnreachableIsClear(t *testing.T) {
 	_, err = storage.OpenDB(context.Background(), "not a url ::", 1)
 	if err == nil || !strings.Contains(err.Error(), "not valid") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// onlyReader hides bytes.Reader's Seek and ReadAt, as an HTTP request body does.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+func TestObjectsEncryptedStreamVersionsPurge(t *testing.T) {
+	env := testenv.Get(t)
+	o := env.Objects(t)
+	ctx := context.Background()
+	data := make([]byte, 11<<20+5) // three parts of StreamPartSize
+	_, _ = rand.Read(data)
+	for _, size := range []int64{int64(len(data)), -1} {
+		key := "tenants/test/people/p/enc" + strings.Repeat("x", int(size&1)+1)
+		if err := o.Put(ctx, key, onlyReader{bytes.NewReader(data)}, size, storage.PutOptions{ContentType: "image/png", Encrypt: true}); err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		st, err := o.Client().StatObject(ctx, env.Bucket, key, minio.StatObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Metadata.Get("X-Amz-Server-Side-Encryption") != "AES256" {
+			t.Fatalf("size %d: object not encrypted by the server: %v", size, st.Metadata)
+		}
+		rc, _, err := o.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if !bytes.Equal(got, data) {
+			t.Fatalf("size %d: read back %d bytes, wrote %d", size, len(got), len(data))
+		}
+		// The bucket is versioned: a delete leaves the data as a version; Purge removes all.
+		if err := o.Delete(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := o.Versions(ctx, key); err != nil || n != 2 {
+			t.Fatalf("after delete: %d versions (%v), want the object and a delete marker", n, err)
+		}
+		if err := o.Purge(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := o.Versions(ctx, key); err != nil || n != 0 {
+			t.Fatalf("after purge: %d versions (%v)", n, err)
+		}
+	}
+	// A reader that fails half way leaves no object, with or without a known size.
+	for _, size := range []int64{int64(len(data)), -1} {
+		key := "tenants/test/people/p/broken"
+		err := o.Put(ctx, key, io.MultiReader(bytes.NewReader(data[:7<<20]), failingReader{}), size, storage.PutOptions{Encrypt: true})
+		if err == nil {
+			t.Fatalf("size %d: a failing reader was stored", size)
+		}
+		if n, err := o.Versions(ctx, key); err != nil || n != 0 {
+			t.Fatalf("size %d: %d versions after a failed put (%v)", size, n, err)
+		}
+	}
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
+
+func TestSniffType(t *testing.T) {
+	for _, c := range []struct{ head, want string }{
+		{"%PDF-1.7\n", "application/pdf"},
+		{"\x89PNG\r\n\x1a\n\x00\x00", "image/png"},
+		{"\xff\xd8\xff\xe0\x00\x10JFIF", "image/jpeg"},
+		{"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00", "image/heic"},
+		{"\x00\x00\x00\x18ftypmif1\x00\x00\x00\x00", "image/heic"},
+		{"\x00\x00\x00\x18ftypisom\x00\x00\x00\x00", ""}, // an MP4 video
+		{"MZ\x90\x00\x03\x00", ""},                       // a Windows program, whatever its name
+		{"hello", ""},
+		{"", ""},
+	} {
+		if got := storage.SniffType([]byte(c.head)); got != c.want {
+			t.Errorf("SniffType(%q) = %q, want %q", c.head, got, c.want)
+		}
 	}
 }

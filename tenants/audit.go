@@ -42,6 +42,7 @@ const (
 	AuditTenantReopened      = "tenant.reopened"
 	AuditPersonImported      = "person.imported"
 	AuditPersonDetailsEdited = "person.edited"
+	AuditDocumentOpened      = "document.downloaded" // a LIS's document opened by someone else
 )
 
 // ActionText is an audit action in Norwegian.
@@ -60,6 +61,7 @@ var auditTexts = map[string]string{
 	AuditTenantEntered: "Innlogget i virksomheten", AuditTenantOnboarded: "Virksomheten tatt i bruk",
 	AuditTenantSuspended: "Virksomheten stengt", AuditTenantReopened: "Virksomheten åpnet igjen",
 	AuditPersonImported: "Person importert", AuditPersonDetailsEdited: "Personopplysninger endret",
+	AuditDocumentOpened: "Dokument åpnet",
 }
 
 // Audit appends an entry; db must have the entry's tenant in force (a

@@ -24,6 +24,7 @@ import (
 	"kportal/modules/advisory"
 	"kportal/modules/agreements"
 	"kportal/modules/catalog"
+	"kportal/modules/documents"
 	"kportal/modules/goals"
 	"kportal/modules/health"
 	"kportal/modules/identity"
@@ -126,6 +127,7 @@ func open(ctx context.Context, cfg *config, serves bool) (*app, error) {
 		advisory.New(a.db, nav),
 		progress.New(a.db, nav),
 		agreements.New(a.db, a.objects, nav, agreements.Options{}),
+		documents.New(a.db, a.objects, nav, activities.DocumentReferrer, goals.DocumentReferrer),
 		registrations.New(a.db, nav, func(ctx context.Context, tenantID uuid.UUID) (bool, error) {
 			s, err := agreements.InForce(ctx, a.db, tenantID)
 			return s != nil, err
@@ -202,7 +204,7 @@ func (a *app) server() *echo.Echo {
 			},
 		}),
 		health.HTTPMetrics(a.metrics),
-		middleware.BodyLimit("30M"),
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "30M", Skipper: documents.StreamsBody}),
 	)
 	e.Use(web.Security(a.cfg.SecureCookies)...)
 	e.Use(a.sessions.Middleware())

@@ -225,6 +225,27 @@ func TestGoalApprovalOverHTTP(t *testing.T) {
 		if _, _, page := lis.get(base + "/etterregistrering"); !strings.Contains(page, "Returnert") || !strings.Contains(page, "Legg ved attest") {
 			t.Fatalf("LIS after return:\n%s", page)
 		}
+		// The LIS sends it again with the attest; the delegate opens it from the case.
+		_, _, page = lis.get(base + "/dokumenter")
+		status, out := rawUpload(t, lis, base+"/dokumenter", csrfFrom(t, page), "Attest Uppsala.png", testPNG(t))
+		if status != http.StatusCreated {
+			t.Fatalf("upload: %d %v", status, out)
+		}
+		_, _, page = lis.get(base + "/etterregistrering")
+		if !strings.Contains(page, "Attest Uppsala.png") {
+			t.Fatalf("the form does not offer the document:\n%s", page)
+		}
+		if status, _, page := lis.post(base+"/etterregistrering", url.Values{"_csrf": {csrf}, "code": {"PED-077"}, "completed_on": {"2021-03-01"}, "comment": {"Akademiska sjukhuset, Uppsala"},
+			"approver": {w.delegate.id.String()}, "document": {out["id"].(string)}}); status != 200 || !strings.Contains(page, `data-testid="prior-sent"`) {
+			t.Fatalf("prior learning with the attest: %d\n%s", status, page)
+		}
+		_, _, cp = del.get(base + "/godkjenning/" + m[1])
+		if !strings.Contains(cp, `data-testid="case-document"`) || !strings.Contains(cp, "Attest Uppsala.png") {
+			t.Fatalf("the case does not show the attest:\n%s", cp)
+		}
+		if status, _, _ := del.get(base + "/dokumenter/" + out["id"].(string) + "/vis"); status != 200 {
+			t.Fatalf("the delegate opens the attest: %d", status)
+		}
 	})
 }
 

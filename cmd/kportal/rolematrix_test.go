@@ -147,6 +147,13 @@ var roleMatrix = map[string]string{
 	"GET /t/:tenant/mine-lis":                    "veileder,leder",
 	"GET /t/:tenant/utdanningsoversikt":          "uao",
 	"GET /t/:tenant/utdanningsoversikt/csv":      "uao",
+	"GET /t/:tenant/dokumenter":                  "lis",
+	"POST /t/:tenant/dokumenter":                 "lis",
+	"POST /t/:tenant/dokumenter/:id/slett":       "lis",
+	"GET /t/:tenant/dokumenter/:id":              "lis,supervisor,veileder,leder",
+	"GET /t/:tenant/dokumenter/:id/vis":          "lis,supervisor,veileder,leder",
+	"GET /t/:tenant/admin/dokumenter":            "tenant_admin",
+	"POST /t/:tenant/admin/dokumenter":           "tenant_admin",
 }
 
 // The subjects the matrix is walked for: no session, a person with no role,

@@ -166,7 +166,7 @@ func (m *Module) renderNew(c echo.Context, status int, problem error) error {
 	}
 	p := newPage{FormData: f, Kinds: Kinds, Errors: apperr.FieldsOf(problem), Today: m.now().In(web.Oslo).Format("2006-01-02"),
 		Form: map[string]string{}, Chosen: map[string]bool{}}
-	for _, k := range []string{"kind", "title", "done_on", "arena", "comment", "supervisor"} {
+	for _, k := range []string{"kind", "title", "done_on", "arena", "comment", "supervisor", "document"} {
 		p.Form[k] = c.FormValue(k)
 	}
 	if p.Form["done_on"] == "" {
@@ -191,7 +191,7 @@ func formValues(c echo.Context, name string) []string {
 func (m *Module) create(c echo.Context) error {
 	v := modules.ViewerFrom(c.Request().Context())
 	in := Input{Kind: c.FormValue("kind"), Title: c.FormValue("title"), DoneOn: c.FormValue("done_on"), ArenaID: c.FormValue("arena"),
-		GoalCodes: formValues(c, "goals"), Comment: c.FormValue("comment"), SupervisorID: c.FormValue("supervisor")}
+		GoalCodes: formValues(c, "goals"), Comment: c.FormValue("comment"), SupervisorID: c.FormValue("supervisor"), DocumentID: c.FormValue("document")}
 	if in.Kind == "procedure" {
 		// Procedures are registered from the procedure list, where they are counted.
 		return m.renderNew(c, http.StatusUnprocessableEntity, apperr.InvalidFields(map[string]string{"kind": "Prosedyrer registreres fra prosedyrelisten."}))
@@ -404,7 +404,7 @@ func (m *Module) decide(c echo.Context) error {
 // each of a row's twenty values, was half of the queue page's CPU with 50
 // requests waiting; every value is escaped with html.EscapeString, which is
 // safe in text and in the quoted attributes it goes into.
-func (a *Activity) QueueRow() template.HTML {
+func (a *Activity) QueueRow(slug string) template.HTML {
 	e, id := html.EscapeString, a.ID.String()
 	var b strings.Builder
 	b.Grow(1500)
@@ -423,7 +423,17 @@ func (a *Activity) QueueRow() template.HTML {
 	if a.Comment != "" {
 		b.WriteString(" · «" + e(a.Comment) + "»")
 	}
-	b.WriteString(`</span></div><div class="kp-buttons"><input class="ds-input" name="comment-` + id + `" aria-label="Kommentar til ` + e(a.Title) + `" placeholder="Kommentar (valgfritt)">`)
+	b.WriteString(`</span>`)
+	if d := a.Document; d != nil {
+		doc := "/t/" + e(slug) + "/dokumenter/" + d.ID.String()
+		b.WriteString(`<span data-testid="kursbevis">Kursbevis: <a class="ds-link" href="` + doc + `/vis" target="_blank" rel="noopener" data-testid="kursbevis-view">` + e(d.Name) + `</a> (` +
+			e(d.TypeLabel()) + ", " + e(d.SizeLabel()) + `) · <a class="ds-link" href="` + doc + `" data-testid="kursbevis-download">Last ned</a>`)
+		if d.Image() {
+			b.WriteString(`<br><a href="` + doc + `/vis" target="_blank" rel="noopener"><img src="` + doc + `/vis" alt="Kursbevis: ` + e(d.Name) + `" width="160" data-testid="kursbevis-preview"></a>`)
+		}
+		b.WriteString(`</span>`)
+	}
+	b.WriteString(`</div><div class="kp-buttons"><input class="ds-input" name="comment-` + id + `" aria-label="Kommentar til ` + e(a.Title) + `" placeholder="Kommentar (valgfritt)">`)
 	b.WriteString(`<button class="ds-button" type="submit" name="one" value="signed:` + id + `" data-testid="sign-one">Signer</button>`)
 	b.WriteString(`<button class="ds-button" data-variant="secondary" data-color="danger" type="submit" name="one" value="rejected:` + id + `" data-testid="reject-one">Avvis</button></div></li>`)
 	return template.HTML(b.String())

@@ -11,6 +11,7 @@ import (
 	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"kportal/modules/apperr"
+	"kportal/modules/documents"
 	"kportal/storage"
 	"kportal/tenants"
 )
@@ -106,6 +107,7 @@ type Activity struct {
 	Status        string     `bun:"status"`
 	SupervisorID  *uuid.UUID `bun:"supervisor_id"`
 	RequestedAt   *time.Time `bun:"requested_at"`
+	DocumentID    *uuid.UUID `bun:"document_id"` // the kursbevis of a course
 	CreatedAt     time.Time  `bun:"created_at"`
 	UpdatedAt     time.Time  `bun:"updated_at"`
 	// Filled by the listing queries.
@@ -116,6 +118,8 @@ type Activity struct {
 	DecisionComment string `bun:"decision_comment"`
 	// Signatures are the decisions on it, oldest first (ForGoal fills them).
 	Signatures []Signature `bun:"-"`
+	// Document is the kursbevis (List and Queue fill it).
+	Document *documents.Ref `bun:"-"`
 }
 
 // KindLabel is the activity's kind in Norwegian.
@@ -174,6 +178,8 @@ type Snapshot struct {
 	Comment    string    `json:"comment"`
 	LisID      uuid.UUID `json:"lis_id"`
 	LisName    string    `json:"lis_name"`
+	// Document is the kursbevis the supervisor saw (its id), if any.
+	Document *uuid.UUID `json:"document,omitempty"`
 }
 
 // Store reads and writes activities; every call puts the tenant in force.
@@ -190,7 +196,7 @@ func (s *Store) tx(ctx context.Context, tenantID, person uuid.UUID, fn func(ctx 
 }
 
 const activityColumns = `a.tenant_id, a.id, a.lis_id, a.assignment_id, a.kind, a.title, a.procedure_id, a.local_id, a.procedure_role,
-	a.count, a.done_on, a.arena_id, a.goal_codes, a.comment, a.status, a.supervisor_id, a.requested_at, a.created_at, a.updated_at,
+	a.count, a.done_on, a.arena_id, a.goal_codes, a.comment, a.status, a.supervisor_id, a.requested_at, a.document_id, a.created_at, a.updated_at,
 	trim(l.given_name || ' ' || l.family_name) AS lis_name,
 	coalesce(trim(s.given_name || ' ' || s.family_name), '') AS supervisor_name,
 	coalesce(ar.name, '') AS arena_name,
@@ -256,8 +262,13 @@ type FormData struct {
 	Goals       []string
 	Arenas      []Option
 	Supervisors []Option
-	Remembered  string // the supervisor last chosen (a uuid, or "")
+	Remembered  string          // the supervisor last chosen (a uuid, or "")
+	Documents   []documents.Ref // the LIS's documents, to attach as kursbevis
+	MaxBytes    int64           // the largest upload, for the kursbevis field
 }
+
+// MaxLabel is the largest upload for people.
+func (f *FormData) MaxLabel() string { return documents.SizeLabel(f.MaxBytes) }
 
 // Form returns the choices for a LIS's activity forms.
 func (s *Store) Form(ctx context.Context, tenantID, lisID uuid.UUID) (*FormData, error) {
@@ -274,6 +285,12 @@ func (s *Store) Form(ctx context.Context, tenantID, lisID uuid.UUID) (*FormData,
 			return err
 		}
 		if f.Supervisors, err = Supervisors(ctx, tx, tenantID, lisID); err != nil {
+			return err
+		}
+		if f.Documents, err = documents.Choices(ctx, tx, tenantID, lisID); err != nil {
+			return err
+		}
+		if f.MaxBytes, err = documents.MaxBytes(ctx, tx, tenantID); err != nil {
 			return err
 		}
 		var pref []string
@@ -301,6 +318,7 @@ type Input struct {
 	LocalID       *uuid.UUID
 	ProcedureRole string
 	Count         int
+	DocumentID    string // the LIS's own document, as kursbevis of a course
 }
 
 // Create registers an activity for the LIS: self-registered, or sent to one of
@@ -411,17 +429,34 @@ func (s *Store) create(ctx context.Context, tx bun.Tx, tenantID uuid.UUID, lis t
 	} else if !SelfRegistered(a.Kind) && bad["kind"] == "" {
 		bad["supervisor"] = "Denne aktiviteten må signeres: velg en supervisør."
 	}
+	if id := strings.TrimSpace(in.DocumentID); id != "" {
+		did, perr := uuid.Parse(id)
+		var err error
+		if perr == nil {
+			_, err = documents.Owned(ctx, tx, tenantID, lis.PersonID, did)
+		}
+		switch {
+		case a.Kind != "course":
+			bad["document"] = "Kursbevis legges ved kurs. Velg «Kurs» som type, eller fjern dokumentet."
+		case perr != nil || apperr.Is(err, apperr.NotFound):
+			bad["document"] = "Velg et av dine egne dokumenter."
+		case err != nil:
+			return nil, err
+		default:
+			a.DocumentID = &did
+		}
+	}
 	if err := apperr.InvalidFields(bad); err != nil {
 		return nil, err
 	}
 	err = tx.NewRaw(`INSERT INTO activities (tenant_id, lis_id, assignment_id, kind, title, procedure_id, local_id, procedure_role, count,
-			done_on, arena_id, goal_codes, comment, status, supervisor_id, requested_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, created_at, updated_at`,
+			done_on, arena_id, goal_codes, comment, status, supervisor_id, requested_at, document_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, created_at, updated_at`,
 		tenantID, a.LisID, a.AssignmentID, a.Kind, a.Title, a.ProcedureID, a.LocalID, a.ProcedureRole, a.Count,
-		a.DoneOn.Format("2006-01-02"), a.ArenaID, pgdialect.Array(a.GoalCodes), a.Comment, a.Status, a.SupervisorID, a.RequestedAt).
+		a.DoneOn.Format("2006-01-02"), a.ArenaID, pgdialect.Array(a.GoalCodes), a.Comment, a.Status, a.SupervisorID, a.RequestedAt, a.DocumentID).
 		Scan(ctx, &a.ID, &a.CreatedAt, &a.UpdatedAt)
 	if err != nil {
-		return nil, err
+		return nil, documents.Vanished(err)
 	}
 	if a.Status == StatusRequested {
 		err = tenants.Emit(ctx, tx, tenants.Event{TenantID: tenantID, Topic: TopicSignatureRequested, Recipient: *a.SupervisorID,
@@ -445,7 +480,10 @@ func (s *Store) List(ctx context.Context, tenantID, lisID uuid.UUID, q, status s
 			query += ` AND a.status = ?`
 			args = append(args, status)
 		}
-		return tx.NewRaw(query+` ORDER BY a.done_on DESC, a.created_at DESC LIMIT 500`, args...).Scan(ctx, &out)
+		if err := tx.NewRaw(query+` ORDER BY a.done_on DESC, a.created_at DESC LIMIT 500`, args...).Scan(ctx, &out); err != nil {
+			return err
+		}
+		return attachDocuments(ctx, tx, tenantID, out)
 	})
 	return out, err
 }
@@ -510,7 +548,10 @@ func refusal(status string) error {
 func (s *Store) Queue(ctx context.Context, tenantID, supervisorID uuid.UUID) ([]Activity, error) {
 	var out []Activity
 	err := s.tx(ctx, tenantID, supervisorID, func(ctx context.Context, tx bun.Tx) error {
-		return storage.Select(ctx, tx, &out, `SELECT `+activityColumns+activityFrom+queueWhere+` ORDER BY a.requested_at, a.created_at`, tenantID, supervisorID)
+		if err := storage.Select(ctx, tx, &out, `SELECT `+activityColumns+activityFrom+queueWhere+` ORDER BY a.requested_at, a.created_at`, tenantID, supervisorID); err != nil {
+			return err
+		}
+		return attachDocuments(ctx, tx, tenantID, out)
 	})
 	return out, err
 }
@@ -528,6 +569,44 @@ func (s *Store) CountQueue(ctx context.Context, tenantID, supervisorID uuid.UUID
 // supervise (for ? tenant, ? supervisor).
 const queueWhere = ` WHERE a.tenant_id = ? AND a.supervisor_id = ? AND a.status = 'requested'
 	AND EXISTS (SELECT 1 FROM relations r WHERE r.tenant_id = a.tenant_id AND r.lis_id = a.lis_id AND r.person_id = a.supervisor_id AND r.kind = 'supervisor')`
+
+// attachDocuments fills each activity's kursbevis.
+func attachDocuments(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, list []Activity) error {
+	var ids []uuid.UUID
+	for _, a := range list {
+		if a.DocumentID != nil {
+			ids = append(ids, *a.DocumentID)
+		}
+	}
+	refs, err := documents.Refs(ctx, tx, tenantID, ids)
+	if err != nil {
+		return err
+	}
+	for i := range list {
+		if list[i].DocumentID != nil {
+			list[i].Document = refs[*list[i].DocumentID]
+		}
+	}
+	return nil
+}
+
+// DocumentReferrer tells the documents module which activities a document is
+// the kursbevis of; one waiting for or holding a signature keeps it.
+func DocumentReferrer(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID][]documents.Reference, error) {
+	var rows []Activity
+	if err := tx.NewRaw(`SELECT a.id, a.kind, a.title, a.status, a.document_id FROM activities a
+		WHERE a.tenant_id = ? AND a.document_id = ANY(?) ORDER BY a.done_on`, tenantID, pgdialect.Array(ids)).Scan(ctx, &rows); err != nil {
+		return nil, err
+	}
+	out := map[uuid.UUID][]documents.Reference{}
+	for _, a := range rows {
+		out[*a.DocumentID] = append(out[*a.DocumentID], documents.Reference{
+			Label:  KindLabel(a.Kind) + ": " + a.Title + " (" + strings.ToLower(StatusLabel(a.Status)) + ")",
+			Locked: a.Status == StatusRequested || a.Status == StatusSigned,
+		})
+	}
+	return out, nil
+}
 
 // Decision is a supervisor's answer on one request.
 type Decision struct {
@@ -589,7 +668,7 @@ func (s *Store) decide(ctx context.Context, tx bun.Tx, tenantID uuid.UUID, sup t
 		return refusal(status)
 	}
 	snap := Snapshot{ActivityID: a.ID, Title: a.Title, Kind: a.Kind, Role: a.ProcedureRole, Count: a.Count, DoneOn: a.DoneOn.Format("2006-01-02"),
-		Goals: a.GoalCodes, Comment: a.Comment, LisID: a.LisID, LisName: a.LisName}
+		Goals: a.GoalCodes, Comment: a.Comment, LisID: a.LisID, LisName: a.LisName, Document: a.DocumentID}
 	if snap.Goals == nil {
 		snap.Goals = []string{}
 	}

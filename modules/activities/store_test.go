@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"kportal/modules/apperr"
+	"kportal/modules/documents"
 	"kportal/storage/testenv"
 	"kportal/tenants"
 )
@@ -403,4 +405,109 @@ func ForGoalCount(ctx context.Context, tx bun.IDB, tenantID, lisID uuid.UUID) er
 		return apperr.New(apperr.Internal, "ForGoal through another tenant returned %d", len(acts))
 	}
 	return nil
+}
+
+func TestKursbevisOnCourse(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	db := testenv.Get(t).App
+	doc := func(person uuid.UUID) uuid.UUID {
+		id := uuid.New()
+		if err := tenants.WithTenantTx(ctx, db, tenants.Scope{TenantID: f.a.ID}, func(ctx context.Context, tx bun.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO documents (tenant_id, id, person_id, kind, name, content_type, size, object_key) VALUES (?, ?, ?, 'kursbevis', 'Kursbevis.pdf', 'application/pdf', 10, ?)`,
+				f.a.ID, id, person, documents.ObjectKey(f.a.ID, person, id))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	mine, theirs := doc(f.lis.PersonID), doc(f.lis2.PersonID)
+	in := Input{Kind: "course", Title: "Traumekurs", DoneOn: today(), SupervisorID: f.sup.PersonID.String()}
+	for _, c := range []struct {
+		kind, doc string
+	}{{"elearning", mine.String()}, {"course", theirs.String()}, {"course", "x"}} {
+		in.Kind, in.DocumentID = c.kind, c.doc
+		if _, err := f.s.Create(ctx, f.a.ID, f.lis, in); apperr.FieldsOf(err)["document"] == "" {
+			t.Fatalf("%s with %s: %v", c.kind, c.doc, err)
+		}
+	}
+	in.Kind, in.DocumentID = "course", mine.String()
+	a, err := f.s.Create(ctx, f.a.ID, f.lis, in)
+	if err != nil || a.DocumentID == nil || *a.DocumentID != mine {
+		t.Fatalf("course with kursbevis: %+v %v", a, err)
+	}
+	q, err := f.s.Queue(ctx, f.a.ID, f.sup.PersonID)
+	if err != nil || len(q) != 1 || q[0].Document == nil || q[0].Document.Name != "Kursbevis.pdf" || q[0].Document.TypeLabel() != "PDF" {
+		t.Fatalf("the supervisor's queue: %+v %v", q, err)
+	}
+	locked := func() []documents.Reference {
+		var out map[uuid.UUID][]documents.Reference
+		if err := tenants.WithTenantTx(ctx, db, tenants.Scope{TenantID: f.a.ID}, func(ctx context.Context, tx bun.Tx) error {
+			var err error
+			out, err = DocumentReferrer(ctx, tx, f.a.ID, []uuid.UUID{mine})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out[mine]
+	}
+	if r := locked(); len(r) != 1 || !r[0].Locked || r[0].Label != "Kurs: Traumekurs (venter på signatur)" {
+		t.Fatalf("waiting: %+v", r)
+	}
+	if err := f.s.Withdraw(ctx, f.a.ID, f.lis, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r := locked(); len(r) != 1 || r[0].Locked {
+		t.Fatalf("withdrawn: %+v", r)
+	}
+	in.Title = "Kurs 3"
+	b, err := f.s.Create(ctx, f.a.ID, f.lis, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.Decide(ctx, f.a.ID, f.sup, DecisionSigned, []Decision{{ActivityID: b.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	// What was signed names the kursbevis.
+	var snap Snapshot
+	if err := tenants.WithTenantTx(ctx, db, tenants.Scope{TenantID: f.a.ID}, func(ctx context.Context, tx bun.Tx) error {
+		var raw []byte
+		if err := tx.NewRaw("SELECT snapshot FROM signatures WHERE tenant_id = ? AND activity_id = ?", f.a.ID, b.ID).Scan(ctx, &raw); err != nil {
+			return err
+		}
+		return json.Unmarshal(raw, &snap)
+	}); err != nil || snap.Document == nil || *snap.Document != mine {
+		t.Fatalf("snapshot: %+v %v", snap, err)
+	}
+	if r := locked(); len(r) != 2 || r[0].Locked == r[1].Locked { // one withdrawn, one signed
+		t.Fatalf("signed: %+v", r)
+	}
+	// A kursbevis of a withdrawn course only may be deleted; the slot empties.
+	docs := documents.NewStore(db, testenv.Get(t).Objects(t), DocumentReferrer)
+	if err := docs.Delete(ctx, f.a.ID, f.lis, mine); !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("deleting a signed kursbevis: %v", err)
+	}
+	// The database keeps it too, whoever asks.
+	if err := tenants.WithTenantTx(ctx, db, tenants.Scope{TenantID: f.a.ID}, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.ExecContext(ctx, "DELETE FROM documents WHERE tenant_id = ? AND id = ?", f.a.ID, mine)
+		return err
+	}); err == nil || !strings.Contains(err.Error(), "signed, approved or waiting") {
+		t.Fatalf("deleting the row of a signed kursbevis: %v", err)
+	}
+	spare := doc(f.lis.PersonID)
+	in.Title, in.DocumentID = "Kurs 4", spare.String()
+	c, err := f.s.Create(ctx, f.a.ID, f.lis, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.Withdraw(ctx, f.a.ID, f.lis, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := docs.Delete(ctx, f.a.ID, f.lis, spare); err != nil {
+		t.Fatalf("deleting the kursbevis of a withdrawn course: %v", err)
+	}
+	if got, err := f.s.Get(ctx, f.a.ID, f.lis.PersonID, c.ID); err != nil || got.DocumentID != nil {
+		t.Fatalf("the withdrawn course after the deletion: %+v %v", got, err)
+	}
 }

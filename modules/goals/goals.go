@@ -19,6 +19,7 @@ import (
 
 	"kportal/modules"
 	"kportal/modules/apperr"
+	"kportal/modules/documents"
 	"kportal/modules/web"
 	"kportal/policies"
 	"kportal/tenants"
@@ -165,12 +166,13 @@ type goalPage struct {
 	Approvers []Person
 	Advisers  []Person
 	Form      struct {
-		CompletedOn, Comment, Approver string
-		Inputs                         map[string]bool
+		CompletedOn, Comment, Approver, Document string
+		Inputs                                   map[string]bool
 	}
-	Errors  map[string]string
-	Message string
-	Today   string
+	Errors    map[string]string
+	Message   string
+	Today     string
+	Documents []documents.Ref
 }
 
 // Sendable: not started, open, returned or rejected.
@@ -199,6 +201,9 @@ func (m *Module) renderGoal(c echo.Context, status int, problem error) error {
 	if p.Approvers, p.Advisers, err = m.store.People(ctx, v.Tenant.ID, v.PersonID); err != nil {
 		return err
 	}
+	if p.Documents, err = m.store.DocumentChoices(ctx, v.Tenant.ID, v.PersonID); err != nil {
+		return err
+	}
 	if gs[0].ProgressID != nil {
 		err := tenants.WithTenantTx(ctx, m.store.db, tenants.Scope{TenantID: v.Tenant.ID, PersonID: v.PersonID}, func(ctx context.Context, tx bun.Tx) error {
 			pr, err := loadProgress(ctx, tx, v.Tenant.ID, *gs[0].ProgressID)
@@ -216,6 +221,7 @@ func (m *Module) renderGoal(c echo.Context, status int, problem error) error {
 	p.Form.Inputs = map[string]bool{}
 	if problem != nil {
 		p.Form.CompletedOn, p.Form.Comment, p.Form.Approver = c.FormValue("completed_on"), c.FormValue("comment"), c.FormValue("approver")
+		p.Form.Document = c.FormValue("document")
 		if f, err := c.FormParams(); err == nil {
 			for _, id := range f["inputs"] {
 				p.Form.Inputs[id] = true
@@ -244,7 +250,7 @@ func (m *Module) send(c echo.Context) error {
 	}
 	f, _ := c.FormParams()
 	_, err := m.store.SendGoal(c.Request().Context(), v.Tenant.ID, actor(v), Send{Code: code, CompletedOn: c.FormValue("completed_on"),
-		Comment: c.FormValue("comment"), Approver: c.FormValue("approver"), Inputs: f["inputs"]})
+		Comment: c.FormValue("comment"), Approver: c.FormValue("approver"), Inputs: f["inputs"], DocumentID: c.FormValue("document")})
 	if code := apperr.CodeOf(err); code == apperr.Invalid || code == apperr.Conflict {
 		return m.renderGoal(c, apperr.Status(code), err)
 	}
@@ -275,11 +281,12 @@ func (m *Module) recall(c echo.Context) error {
 type priorPage struct {
 	Progress  []Progress
 	Approvers []Person
-	Form      struct{ Code, CompletedOn, Comment, Approver string }
+	Form      struct{ Code, CompletedOn, Comment, Approver, Document string }
 	Errors    map[string]string
 	Message   string
 	Today     string
 	Sent      bool
+	Documents []documents.Ref
 }
 
 func (m *Module) prior(c echo.Context) error { return m.renderPrior(c, http.StatusOK, nil) }
@@ -295,8 +302,12 @@ func (m *Module) renderPrior(c echo.Context, status int, problem error) error {
 	if p.Approvers, _, err = m.store.People(ctx, v.Tenant.ID, v.PersonID); err != nil {
 		return err
 	}
+	if p.Documents, err = m.store.DocumentChoices(ctx, v.Tenant.ID, v.PersonID); err != nil {
+		return err
+	}
 	if problem != nil {
 		p.Form.Code, p.Form.CompletedOn, p.Form.Comment, p.Form.Approver = c.FormValue("code"), c.FormValue("completed_on"), c.FormValue("comment"), c.FormValue("approver")
+		p.Form.Document = c.FormValue("document")
 		if p.Errors == nil {
 			p.Message = apperr.MessageOf(problem)
 		}
@@ -309,7 +320,7 @@ func (m *Module) renderPrior(c echo.Context, status int, problem error) error {
 func (m *Module) priorSend(c echo.Context) error {
 	v := viewer(c)
 	_, err := m.store.PriorLearning(c.Request().Context(), v.Tenant.ID, actor(v), Send{Code: c.FormValue("code"), CompletedOn: c.FormValue("completed_on"),
-		Comment: c.FormValue("comment"), Approver: c.FormValue("approver")})
+		Comment: c.FormValue("comment"), Approver: c.FormValue("approver"), DocumentID: c.FormValue("document")})
 	if code := apperr.CodeOf(err); code == apperr.Invalid || code == apperr.Conflict {
 		return m.renderPrior(c, apperr.Status(code), err)
 	}

@@ -10,9 +10,11 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"kportal/modules/activities"
 	"kportal/modules/apperr"
+	"kportal/modules/documents"
 	"kportal/modules/web"
 	"kportal/storage"
 	"kportal/tenants"
@@ -305,6 +307,7 @@ type Send struct {
 	Comment     string
 	Approver    string   // the leder or a delegate
 	Inputs      []string // veileder and supervisors asked for input
+	DocumentID  string   // the LIS's own document as documentation (optional)
 }
 
 // SendGoal marks a goal of the LIS's active plan complete and sends it to
@@ -421,6 +424,22 @@ func (s *Store) send(ctx context.Context, tenantID uuid.UUID, lis tenants.Actor,
 			}
 			_ = hasVeileder // without a veileder or supervisors, the approver is warned that input is missing
 		}
+		var doc *uuid.UUID
+		if id := strings.TrimSpace(in.DocumentID); id != "" {
+			did, perr := uuid.Parse(id)
+			var err error
+			if perr == nil {
+				_, err = documents.Owned(ctx, tx, tenantID, lis.PersonID, did)
+			}
+			switch {
+			case perr != nil || apperr.Is(err, apperr.NotFound):
+				bad["document"] = "Velg et av dine egne dokumenter."
+			case err != nil:
+				return err
+			default:
+				doc = &did
+			}
+		}
 		if err := apperr.InvalidFields(bad); err != nil {
 			return err
 		}
@@ -438,17 +457,17 @@ func (s *Store) send(ctx context.Context, tenantID uuid.UUID, lis tenants.Actor,
 		}
 		var id uuid.UUID
 		if existing == nil {
-			err = tx.NewRaw(`INSERT INTO goal_progress (tenant_id, lis_id, assignment_id, goal_code, version_id, status, prior_learning, completed_on, comment, sent_to, sent_at)
-				VALUES (?, ?, ?, ?, ?, 'sent', ?, ?, ?, ?, now()) RETURNING id`,
-				tenantID, lis.PersonID, assignment, in.Code, version, prior, done.Format("2006-01-02"), in.Comment, approver).Scan(ctx, &id)
+			err = tx.NewRaw(`INSERT INTO goal_progress (tenant_id, lis_id, assignment_id, goal_code, version_id, status, prior_learning, completed_on, comment, sent_to, sent_at, document_id)
+				VALUES (?, ?, ?, ?, ?, 'sent', ?, ?, ?, ?, now(), ?) RETURNING id`,
+				tenantID, lis.PersonID, assignment, in.Code, version, prior, done.Format("2006-01-02"), in.Comment, approver, doc).Scan(ctx, &id)
 		} else {
 			id = existing.ID
 			_, err = tx.ExecContext(ctx, `UPDATE goal_progress SET status = 'sent', assignment_id = ?, version_id = ?, completed_on = ?, comment = ?, sent_to = ?, sent_at = now(),
-				decided_by = NULL, decided_at = NULL, decision_note = '', basis = NULL WHERE tenant_id = ? AND id = ?`,
-				assignment, version, done.Format("2006-01-02"), in.Comment, approver, tenantID, id)
+				decided_by = NULL, decided_at = NULL, decision_note = '', basis = NULL, document_id = ? WHERE tenant_id = ? AND id = ?`,
+				assignment, version, done.Format("2006-01-02"), in.Comment, approver, doc, tenantID, id)
 		}
 		if err != nil {
-			return err
+			return documents.Vanished(err)
 		}
 		payload := map[string]any{"progress_id": id, "goal_code": in.Code, "lis_id": lis.PersonID, "lis_name": lis.Name, "prior_learning": prior}
 		for _, a := range inputs {
@@ -629,6 +648,37 @@ type Basis struct {
 	FrozenAt   *time.Time `json:"frozen_at,omitempty"`
 	Activities []Activity `json:"activities"`
 	Inputs     []Input    `json:"inputs"`
+	// Document is the LIS's documentation sent with the goal, if any.
+	Document *Document `json:"document,omitempty"`
+}
+
+// Document is a document in the basis.
+type Document struct {
+	ID   uuid.UUID `json:"id"`
+	Name string    `json:"name"`
+	Type string    `json:"type"` // PDF, PNG, JPEG, HEIC
+}
+
+// DocumentReferrer tells the documents module which goals a document
+// documents; one sent for or holding an approval keeps it.
+func DocumentReferrer(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID][]documents.Reference, error) {
+	var rows []Progress
+	if err := tx.NewRaw(`SELECT gp.* FROM goal_progress gp WHERE gp.tenant_id = ? AND gp.document_id = ANY(?) ORDER BY gp.goal_code`,
+		tenantID, pgdialect.Array(ids)).Scan(ctx, &rows); err != nil {
+		return nil, err
+	}
+	out := map[uuid.UUID][]documents.Reference{}
+	for _, p := range rows {
+		what := "Læringsmål "
+		if p.PriorLearning {
+			what = "Etterregistrering "
+		}
+		out[*p.DocumentID] = append(out[*p.DocumentID], documents.Reference{
+			Label:  what + p.GoalCode + " (" + strings.ToLower(StatusText(p.Status)) + ")",
+			Locked: p.Status == StatusSent || p.Status == StatusApproved,
+		})
+	}
+	return out, nil
 }
 
 // Activity is a supporting activity in the basis.
@@ -707,6 +757,15 @@ func liveBasis(ctx context.Context, tx bun.IDB, p *Progress) (*Basis, error) {
 	}
 	if b.Inputs == nil {
 		b.Inputs = []Input{}
+	}
+	if p.DocumentID != nil {
+		refs, err := documents.Refs(ctx, tx, p.TenantID, []uuid.UUID{*p.DocumentID})
+		if err != nil {
+			return nil, err
+		}
+		if r := refs[*p.DocumentID]; r != nil {
+			b.Document = &Document{ID: r.ID, Name: r.Name, Type: r.TypeLabel()}
+		}
 	}
 	for i := range b.Inputs {
 		b.Inputs[i].inOslo()
@@ -796,6 +855,17 @@ func (s *Store) Queue(ctx context.Context, tenantID, person uuid.UUID) ([]Case, 
 			out = append(out, Case{Progress: ps[i], Basis: b})
 		}
 		return nil
+	})
+	return out, err
+}
+
+// DocumentChoices lists the LIS's documents for the forms.
+func (s *Store) DocumentChoices(ctx context.Context, tenantID, lisID uuid.UUID) ([]documents.Ref, error) {
+	var out []documents.Ref
+	err := s.tx(ctx, tenantID, lisID, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		out, err = documents.Choices(ctx, tx, tenantID, lisID)
+		return err
 	})
 	return out, err
 }

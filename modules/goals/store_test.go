@@ -10,6 +10,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"kportal/modules/apperr"
+	"kportal/modules/documents"
 	"kportal/storage/testenv"
 	"kportal/tenants"
 )
@@ -512,5 +513,64 @@ func TestIsolationGoals(t *testing.T) {
 	c, err := f.store.CaseFor(ctx, f.a.ID, f.leder.PersonID, p.ID)
 	if err != nil || c.Status != StatusSent {
 		t.Fatalf("A's goal after B's attempts: %+v %v", c, err)
+	}
+}
+
+// newDocument is a document row of person (the documents module stores the
+// file; here only the row matters).
+func newDocument(t *testing.T, db bun.IDB, tenantID, person uuid.UUID, name string) uuid.UUID {
+	t.Helper()
+	id := uuid.New()
+	inTenant(t, db, tenantID, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO documents (tenant_id, id, person_id, kind, name, content_type, size, object_key) VALUES (?, ?, ?, 'other', ?, 'application/pdf', 10, ?)`,
+			tenantID, id, person, name, documents.ObjectKey(tenantID, person, id))
+		return err
+	})
+	return id
+}
+
+func TestPriorLearningWithDocument(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	mine := newDocument(t, f.db, f.a.ID, f.lis.PersonID, "Attest Karolinska.pdf")
+	theirs := newDocument(t, f.db, f.a.ID, f.otherLIS.PersonID, "annen.pdf")
+	send := Send{Code: "ANE-099", CompletedOn: "2020-05-01", Comment: "Karolinska", Approver: f.leder.PersonID.String()}
+	for _, bad := range []string{theirs.String(), "ikke-en-id", uuid.NewString()} {
+		send.DocumentID = bad
+		if _, err := f.store.PriorLearning(ctx, f.a.ID, f.lis, send); apperr.FieldsOf(err)["document"] == "" {
+			t.Fatalf("document %s: %v", bad, err)
+		}
+	}
+	send.DocumentID = mine.String()
+	p, err := f.store.PriorLearning(ctx, f.a.ID, f.lis, send)
+	if err != nil || p.DocumentID == nil || *p.DocumentID != mine {
+		t.Fatalf("with a document: %+v %v", p, err)
+	}
+	refs := func() []documents.Reference {
+		var out map[uuid.UUID][]documents.Reference
+		inTenant(t, f.db, f.a.ID, func(ctx context.Context, tx bun.Tx) error {
+			var err error
+			out, err = DocumentReferrer(ctx, tx, f.a.ID, []uuid.UUID{mine, theirs})
+			return err
+		})
+		if len(out[theirs]) != 0 {
+			t.Fatalf("an unlinked document has references: %+v", out[theirs])
+		}
+		return out[mine]
+	}
+	if r := refs(); len(r) != 1 || !r[0].Locked || r[0].Label != "Etterregistrering ANE-099 (sendt til godkjenning)" {
+		t.Fatalf("waiting: %+v", r)
+	}
+	c, err := f.store.Decide(ctx, f.a.ID, f.leder, p.ID, Decision{Outcome: Approve})
+	if err != nil || c.Basis.Document == nil || c.Basis.Document.Name != "Attest Karolinska.pdf" || c.Basis.Document.Type != "PDF" {
+		t.Fatalf("decided: %+v %v", c, err)
+	}
+	// The frozen basis keeps the document; the approval keeps it from deletion.
+	c, err = f.store.CaseFor(ctx, f.a.ID, f.leder.PersonID, p.ID)
+	if err != nil || c.Basis.FrozenAt == nil || c.Basis.Document == nil || c.Basis.Document.ID != mine {
+		t.Fatalf("frozen basis: %+v %v", c, err)
+	}
+	if r := refs(); len(r) != 1 || !r[0].Locked || r[0].Label != "Etterregistrering ANE-099 (godkjent)" {
+		t.Fatalf("approved: %+v", r)
 	}
 }

@@ -157,7 +157,7 @@ func Security(secureCookies bool) []echo.MiddlewareFunc {
 			ContentSecurityPolicy: "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'",
 		}),
 		middleware.CSRFWithConfig(middleware.CSRFConfig{
-			TokenLookup:    "header:X-CSRF-Token,form:_csrf",
+			TokenLookup:    "header:X-CSRF-Token,query:_csrf,form:_csrf", // query: a multipart upload is not parsed whole to find it
 			CookieName:     "kportal_csrf",
 			CookiePath:     "/",
 			CookieHTTPOnly: true,

@@ -188,10 +188,10 @@ func (a *app) server() *echo.Echo {
 	e.Use(
 		middleware.RequestID(),
 		middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
-			LogStatus: true, LogURI: true, LogMethod: true, LogLatency: true, LogRequestID: true, LogError: true,
+			LogStatus: true, LogURIPath: true, LogMethod: true, LogLatency: true, LogRequestID: true, LogError: true,
 			HandleError: true,
 			LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-				a.log.Info("request", "method", v.Method, "uri", v.URI, "status", v.Status,
+				a.log.Info("request", "method", v.Method, "path", v.URIPath, "status", v.Status, // not the query: searches and tokens stay out of logs
 					"latency_ms", v.Latency.Milliseconds(), "request_id", v.RequestID)
 				return nil
 			},
@@ -199,7 +199,7 @@ func (a *app) server() *echo.Echo {
 		middleware.RecoverWithConfig(middleware.RecoverConfig{
 			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 				recoveredPanics.Add(1)
-				a.log.Error("panic", "error", err, "uri", c.Request().RequestURI, "stack", string(stack))
+				a.log.Error("panic", "error", err, "path", c.Request().URL.Path, "stack", string(stack))
 				return err
 			},
 		}),

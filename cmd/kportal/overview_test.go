@@ -82,7 +82,7 @@ func TestOverviewHomes(t *testing.T) {
 			t.Fatalf("the delegate does not see the goal waiting:\n%s", page)
 		}
 		_, _, page = goalLogin(t, srv.URL, w.sup).get(home)
-		if !strings.Contains(page, "<strong>1</strong> aktiviteter venter på signaturen din") {
+		if !strings.Contains(page, "<strong>1</strong> aktivitet venter på signaturen din") {
 			t.Fatalf("supervisor's home:\n%s", page)
 		}
 	})

@@ -41,6 +41,13 @@ var Funcs = template.FuncMap{
 	"roleName":  RoleName,
 	"roleNames": func(roles []string) string { return RoleNames(roles) },
 	"lower":     strings.ToLower,
+	// plural picks the word for a count: {{plural .N "aktivitet" "aktiviteter"}}.
+	"plural": func(n int, one, many string) string {
+		if n == 1 {
+			return one
+		}
+		return many
+	},
 }
 
 // NewPages parses every *.html file in fsys (each defining "content" and

@@ -1,0 +1,130 @@
+package notifications
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+	"github.com/uptrace/bun"
+
+	"kportal/tenants"
+	"kportal/workers"
+)
+
+// Sender sends one e-mail (workers.Mailer).
+type Sender interface {
+	Send(ctx context.Context, m workers.Mail) error
+}
+
+type event struct {
+	At      time.Time `bun:"at"`
+	Topic   string    `bun:"topic"`
+	Payload []byte    `bun:"payload"`
+}
+
+type recipient struct {
+	Email      string `bun:"email"`
+	GivenName  string `bun:"given_name"`
+	FamilyName string `bun:"family_name"`
+}
+
+func (r recipient) name() string {
+	if n := r.GivenName + " " + r.FamilyName; n != " " {
+		return n
+	}
+	return ""
+}
+
+// Deliver handles one relayed event (workers.TypeEvent): the notice and the
+// delivery record first, in their own transaction, so the notice shows at once
+// whatever SMTP does; then the immediate e-mail, sent at most once per (event,
+// recipient): the record is locked while sending, and marked sent in the same
+// transaction, so a retry after a crash between sending and the job's
+// acknowledgement finds it sent.
+func (m *Module) Deliver(ctx context.Context, t *asynq.Task) error {
+	var p workers.EventPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.TenantID == uuid.Nil || p.EventID == 0 || p.Recipient == uuid.Nil {
+		return fmt.Errorf("event task: bad payload %q: %w", t.Payload(), asynq.SkipRetry)
+	}
+	typ := TypeOf(p.Topic)
+	if typ == nil || typ.Notice == nil {
+		return nil // nobody is told about this topic
+	}
+	var (
+		ev       event
+		to       recipient
+		tenant   tenants.Tenant
+		channels Channels
+	)
+	// The recipient's own settings are theirs alone: read with them in force.
+	scope := tenants.Scope{TenantID: p.TenantID, PersonID: p.Recipient}
+	err := tenants.WithTenantTx(ctx, m.db, scope, func(ctx context.Context, tx bun.Tx) error {
+		if err := tx.NewSelect().Table("outbox").Column("at", "topic", "payload").
+			Where("tenant_id = ? AND id = ? AND recipient_id = ?", p.TenantID, p.EventID, p.Recipient).Scan(ctx, &ev); err != nil {
+			return err
+		}
+		if err := tx.NewSelect().Table("people").Column("email", "given_name", "family_name").Where("id = ?", p.Recipient).Scan(ctx, &to); err != nil {
+			return err
+		}
+		if err := tx.NewSelect().Model(&tenant).Where("id = ?", p.TenantID).Scan(ctx); err != nil {
+			return err
+		}
+		mine, err := choices(ctx, tx, p.Recipient)
+		if err != nil {
+			return err
+		}
+		var chosen *Channels
+		if c, ok := mine[typ.Topic]; ok {
+			chosen = &c
+		}
+		channels = typ.Effective(chosen)
+		var payload Payload
+		_ = json.Unmarshal(ev.Payload, &payload)
+		title, path := typ.Notice(payload)
+		_, err = tx.ExecContext(ctx, `INSERT INTO deliveries (tenant_id, event_id, recipient_id, type, title, link, created_at, home, email, digest)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			p.TenantID, p.EventID, p.Recipient, typ.Topic, title, "/t/"+tenant.Slug+path, ev.At, channels.Home, channels.Email, channels.Digest)
+		return err
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("event %d of tenant %s is gone: %w", p.EventID, p.TenantID, asynq.SkipRetry)
+	}
+	if err != nil {
+		return err
+	}
+	return tenants.WithTenantTx(ctx, m.db, scope, func(ctx context.Context, tx bun.Tx) error {
+		var d struct {
+			Title       string     `bun:"title"`
+			Link        string     `bun:"link"`
+			Email       bool       `bun:"email"`
+			EmailSentAt *time.Time `bun:"email_sent_at"`
+		}
+		if err := tx.NewRaw(`SELECT title, link, email, email_sent_at FROM deliveries WHERE tenant_id = ? AND event_id = ? AND recipient_id = ? FOR UPDATE`,
+			p.TenantID, p.EventID, p.Recipient).Scan(ctx, &d); err != nil {
+			return err
+		}
+		if !d.Email || d.EmailSentAt != nil {
+			return nil
+		}
+		mail, err := render(to.Email, d.Title, immediateText, immediateHTML, mailData{
+			Name:     to.name(),
+			Item:     mailItem{Title: d.Title, Tenant: tenant.Name, URL: m.baseURL + d.Link},
+			Label:    typ.Label,
+			Settings: m.baseURL + SettingsPath,
+		})
+		if err != nil {
+			return err
+		}
+		if err := m.mailer.Send(ctx, mail); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "UPDATE deliveries SET email_sent_at = now() WHERE tenant_id = ? AND event_id = ? AND recipient_id = ?",
+			p.TenantID, p.EventID, p.Recipient)
+		return err
+	})
+}

@@ -72,7 +72,15 @@ func NewMailer(rawURL, from string) (*Mailer, error) {
 }
 
 // Send delivers m.
-func (s *Mailer) Send(ctx context.Context, m Mail) error {
+func (s *Mailer) Send(ctx context.Context, m Mail) error { return s.SendRecorded(ctx, m, nil) }
+
+// SendRecorded delivers m and calls record (which commits "sent" wherever the
+// caller keeps it) after the message's body is written and before the line
+// that completes it: SMTP servers discard a message whose DATA never ended. So
+// a process killed before record has sent nothing, and one killed after it
+// has sent the message or lost it within a single write, never sent it twice
+// on a retry that reads the record. An error from record abandons the message.
+func (s *Mailer) SendRecorded(ctx context.Context, m Mail, record func() error) error {
 	msg, err := s.build(m)
 	if err != nil {
 		return err
@@ -111,6 +119,11 @@ func (s *Mailer) Send(ctx context.Context, m Mail) error {
 	}
 	if _, err := w.Write(msg); err != nil {
 		return err
+	}
+	if record != nil {
+		if err := record(); err != nil {
+			return err // closing the connection without ending DATA discards the message
+		}
 	}
 	if err := w.Close(); err != nil {
 		return err

@@ -16,9 +16,10 @@ import (
 	"kportal/workers"
 )
 
-// Sender sends one e-mail (workers.Mailer).
+// Sender sends one e-mail, calling record just before the message is complete
+// (workers.Mailer).
 type Sender interface {
-	Send(ctx context.Context, m workers.Mail) error
+	SendRecorded(ctx context.Context, m workers.Mail, record func() error) error
 }
 
 type event struct {
@@ -97,34 +98,67 @@ func (m *Module) Deliver(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	return tenants.WithTenantTx(ctx, m.db, scope, func(ctx context.Context, tx bun.Tx) error {
-		var d struct {
-			Title       string     `bun:"title"`
-			Link        string     `bun:"link"`
-			Email       bool       `bun:"email"`
-			EmailSentAt *time.Time `bun:"email_sent_at"`
-		}
-		if err := tx.NewRaw(`SELECT title, link, email, email_sent_at FROM deliveries WHERE tenant_id = ? AND event_id = ? AND recipient_id = ? FOR UPDATE`,
-			p.TenantID, p.EventID, p.Recipient).Scan(ctx, &d); err != nil {
-			return err
-		}
-		if !d.Email || d.EmailSentAt != nil {
-			return nil
-		}
-		mail, err := render(to.Email, d.Title, immediateText, immediateHTML, mailData{
-			Name:     to.name(),
-			Item:     mailItem{Title: d.Title, Tenant: tenant.Name, URL: m.baseURL + d.Link},
-			Label:    typ.Label,
-			Settings: m.baseURL + SettingsPath,
-		})
-		if err != nil {
-			return err
-		}
-		if err := m.mailer.Send(ctx, mail); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, "UPDATE deliveries SET email_sent_at = now() WHERE tenant_id = ? AND event_id = ? AND recipient_id = ?",
-			p.TenantID, p.EventID, p.Recipient)
+	return m.sendOnce(ctx, scope,
+		func(ctx context.Context, tx bun.Tx) (*workers.Mail, error) {
+			var d struct {
+				Title       string     `bun:"title"`
+				Link        string     `bun:"link"`
+				Email       bool       `bun:"email"`
+				EmailSentAt *time.Time `bun:"email_sent_at"`
+			}
+			if err := tx.NewRaw(`SELECT title, link, email, email_sent_at FROM deliveries WHERE tenant_id = ? AND event_id = ? AND recipient_id = ? FOR UPDATE`,
+				p.TenantID, p.EventID, p.Recipient).Scan(ctx, &d); err != nil {
+				return nil, err
+			}
+			if !d.Email || d.EmailSentAt != nil {
+				return nil, nil
+			}
+			mail, err := render(to.Email, d.Title, immediateText, immediateHTML, mailData{
+				Name:     to.name(),
+				Item:     mailItem{Title: d.Title, Tenant: tenant.Name, URL: m.baseURL + d.Link},
+				Label:    typ.Label,
+				Settings: m.baseURL + SettingsPath,
+			})
+			return &mail, err
+		},
+		"UPDATE deliveries SET email_sent_at = ? WHERE tenant_id = ? AND event_id = ? AND recipient_id = ?", p.TenantID, p.EventID, p.Recipient)
+}
+
+// sendOnce sends the e-mail prepare returns (nil: nothing to send) at most
+// once: prepare locks the record in a transaction with scope in force; mark
+// (an UPDATE whose first argument is the time sent, NULL to undo) records it
+// sent, and the transaction commits while the message is not yet complete
+// (Sender.SendRecorded), so no retry finds it unsent after the server took it.
+// If the server then refuses the message, the record is undone.
+func (m *Module) sendOnce(ctx context.Context, scope tenants.Scope, prepare func(ctx context.Context, tx bun.Tx) (*workers.Mail, error), mark string, args ...any) error {
+	tx, err := tenants.BeginTenantTx(ctx, m.db, scope)
+	if err != nil {
 		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it does nothing
+	mail, err := prepare(ctx, tx)
+	if err != nil || mail == nil {
+		if err == nil {
+			err = tx.Commit()
+		}
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, mark, append([]any{time.Now()}, args...)...); err != nil {
+		return err
+	}
+	committed := false
+	err = m.mailer.SendRecorded(ctx, *mail, func() error {
+		committed = true
+		return tx.Commit()
 	})
+	if err != nil && committed {
+		// Recorded but refused or cut off at the very end: undo the record, so a retry sends it.
+		if undo := tenants.WithTenantTx(context.WithoutCancel(ctx), m.db, scope, func(ctx context.Context, tx bun.Tx) error {
+			_, err := tx.ExecContext(ctx, mark, append([]any{nil}, args...)...)
+			return err
+		}); undo != nil {
+			return fmt.Errorf("%v; and undoing the record of it: %w", err, undo)
+		}
+	}
+	return err
 }

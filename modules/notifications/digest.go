@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -122,42 +123,37 @@ func (m *Module) SendDigest(ctx context.Context, t *asynq.Task) error {
 	if len(items) == 0 {
 		return nil // nothing for people with nothing
 	}
-	return tenants.WithTenantTx(ctx, m.db, tenants.Scope{PersonID: p.Person}, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO digests (person_id, week, items) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", p.Person, p.Week, len(items)); err != nil {
-			return err
-		}
-		var sent *time.Time
-		if err := tx.NewRaw("SELECT sent_at FROM digests WHERE person_id = ? AND week = ? FOR UPDATE", p.Person, p.Week).Scan(ctx, &sent); err != nil {
-			return err
-		}
-		if sent != nil {
-			return nil
-		}
-		var to recipient
-		if err := tx.NewSelect().Table("people").Column("email", "given_name", "family_name").Where("id = ?", p.Person).Scan(ctx, &to); err != nil {
-			return err
-		}
-		d := mailData{Name: to.name(), Week: p.Week[len(p.Week)-2:], Count: len(items), Settings: m.baseURL + SettingsPath}
-		for i := range Types { // grouped by type, in the settings page's order
-			var g mailGroup
-			for _, it := range items {
-				if it.Type == Types[i].Topic {
-					g.Items = append(g.Items, mailItem{Title: it.Title, Tenant: it.Tenant, URL: m.baseURL + it.Link})
+	return m.sendOnce(ctx, tenants.Scope{PersonID: p.Person},
+		func(ctx context.Context, tx bun.Tx) (*workers.Mail, error) {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO digests (person_id, week, items) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", p.Person, p.Week, len(items)); err != nil {
+				return nil, err
+			}
+			var sent *time.Time
+			if err := tx.NewRaw("SELECT sent_at FROM digests WHERE person_id = ? AND week = ? FOR UPDATE", p.Person, p.Week).Scan(ctx, &sent); err != nil {
+				return nil, err
+			}
+			if sent != nil {
+				return nil, nil
+			}
+			var to recipient
+			if err := tx.NewSelect().Table("people").Column("email", "given_name", "family_name").Where("id = ?", p.Person).Scan(ctx, &to); err != nil {
+				return nil, err
+			}
+			d := mailData{Name: to.name(), Week: strings.TrimLeft(p.Week[len(p.Week)-2:], "0"), Count: len(items), Settings: m.baseURL + SettingsPath}
+			for i := range Types { // grouped by type, in the settings page's order
+				var g mailGroup
+				for _, it := range items {
+					if it.Type == Types[i].Topic {
+						g.Items = append(g.Items, mailItem{Title: it.Title, Tenant: it.Tenant, URL: m.baseURL + it.Link})
+					}
+				}
+				if len(g.Items) > 0 {
+					g.Label = Types[i].Label
+					d.Groups = append(d.Groups, g)
 				}
 			}
-			if len(g.Items) > 0 {
-				g.Label = Types[i].Label
-				d.Groups = append(d.Groups, g)
-			}
-		}
-		mail, err := render(to.Email, "Ukens varsler fra kportal – uke "+d.Week, digestText, digestHTML, d)
-		if err != nil {
-			return err
-		}
-		if err := m.mailer.Send(ctx, mail); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, "UPDATE digests SET sent_at = now(), items = ? WHERE person_id = ? AND week = ?", len(items), p.Person, p.Week)
-		return err
-	})
+			mail, err := render(to.Email, "Ukens varsler fra kportal – uke "+d.Week, digestText, digestHTML, d)
+			return &mail, err
+		},
+		"UPDATE digests SET sent_at = ?, items = ? WHERE person_id = ? AND week = ?", len(items), p.Person, p.Week)
 }

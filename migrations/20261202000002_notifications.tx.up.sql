@@ -42,6 +42,10 @@ CREATE INDEX deliveries_digest ON deliveries (tenant_id, digest_week, recipient_
 ALTER TABLE deliveries ENABLE ROW LEVEL SECURITY;
 ALTER TABLE deliveries FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON deliveries USING (tenant_id = kportal_tenant()) WITH CHECK (tenant_id = kportal_tenant());
+-- A person reads their own deliveries in every tenant (as their own
+-- memberships): the weekly summary is one e-mail across tenants. Read-only.
+CREATE POLICY own_deliveries ON deliveries FOR SELECT USING (recipient_id = kportal_person());
+CREATE INDEX deliveries_own_digest ON deliveries (recipient_id, digest_week) WHERE digest;
 REVOKE DELETE ON deliveries FROM kportal_app;
 
 -- A person's channel choices per type, where they differ from the type's

@@ -42,9 +42,8 @@ func DigestTaskID(person uuid.UUID, week string) string {
 }
 
 type digestPayload struct {
-	Person  uuid.UUID   `json:"person"`
-	Week    string      `json:"week"`
-	Tenants []uuid.UUID `json:"tenants"`
+	Person uuid.UUID `json:"person"`
+	Week   string    `json:"week"`
 }
 
 // RunDigest claims every summary item not yet summarised, tenant by tenant,
@@ -57,7 +56,7 @@ func (m *Module) RunDigest(ctx context.Context) (int, error) {
 	if err := m.db.NewSelect().Table("tenants").Column("id").Where("status <> 'suspended'").Scan(ctx, &all); err != nil {
 		return 0, err
 	}
-	byPerson := map[uuid.UUID][]uuid.UUID{}
+	seen := map[uuid.UUID]bool{}
 	var order []uuid.UUID
 	for _, tenantID := range all {
 		var people []uuid.UUID
@@ -73,24 +72,56 @@ func (m *Module) RunDigest(ctx context.Context) (int, error) {
 			return 0, err
 		}
 		for _, p := range people {
-			if _, seen := byPerson[p]; !seen {
+			if !seen[p] {
+				seen[p] = true
 				order = append(order, p)
 			}
-			byPerson[p] = append(byPerson[p], tenantID)
 		}
+	}
+	// Queued from a few goroutines: one by one, 40,000 Redis round trips
+	// would hold the last summary back by their sum.
+	work := make(chan uuid.UUID)
+	errs := make(chan error, enqueuers)
+	for i := 0; i < enqueuers; i++ {
+		go func() {
+			var first error
+			for p := range work {
+				if first == nil {
+					first = m.enqueueDigest(ctx, p, week)
+				}
+			}
+			errs <- first
+		}()
 	}
 	for _, p := range order {
-		b, err := json.Marshal(digestPayload{Person: p, Week: week, Tenants: byPerson[p]})
-		if err != nil {
-			return 0, err
-		}
-		t := asynq.NewTask(TypeDigest, b, asynq.Queue(workers.QueueBulk), asynq.MaxRetry(10),
-			asynq.TaskID(DigestTaskID(p, week)), asynq.Retention(digestRetention))
-		if _, err := m.queue.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-			return 0, err
+		work <- p
+	}
+	close(work)
+	var first error
+	for i := 0; i < enqueuers; i++ {
+		if err := <-errs; err != nil && first == nil {
+			first = err
 		}
 	}
+	if first != nil {
+		return 0, first
+	}
 	return len(order), nil
+}
+
+const enqueuers = 8
+
+func (m *Module) enqueueDigest(ctx context.Context, person uuid.UUID, week string) error {
+	b, err := json.Marshal(digestPayload{Person: person, Week: week})
+	if err != nil {
+		return err
+	}
+	t := asynq.NewTask(TypeDigest, b, asynq.Queue(workers.QueueBulk), asynq.MaxRetry(10),
+		asynq.TaskID(DigestTaskID(person, week)), asynq.Retention(digestRetention))
+	if _, err := m.queue.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return err
+	}
+	return nil
 }
 
 type digestItem struct {
@@ -106,40 +137,33 @@ func (m *Module) SendDigest(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.Person == uuid.Nil || p.Week == "" {
 		return fmt.Errorf("digest task: bad payload %q: %w", t.Payload(), asynq.SkipRetry)
 	}
+	// One transaction with the person in force: their own items in every
+	// tenant (own_deliveries), their summary record, locked while sending.
 	var items []digestItem
-	for _, tenantID := range p.Tenants {
-		err := tenants.WithTenantTx(ctx, m.db, tenants.Scope{TenantID: tenantID, PersonID: p.Person}, func(ctx context.Context, tx bun.Tx) error {
-			var these []digestItem
-			err := tx.NewRaw(`SELECT d.type, d.title, d.link, t.name AS tenant FROM deliveries d JOIN tenants t ON t.id = d.tenant_id
-				WHERE d.tenant_id = ? AND d.recipient_id = ? AND d.digest AND d.digest_week = ? ORDER BY d.created_at, d.event_id`,
-				tenantID, p.Person, p.Week).Scan(ctx, &these)
-			items = append(items, these...)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-	}
-	if len(items) == 0 {
-		return nil // nothing for people with nothing
-	}
 	return m.sendOnce(ctx, tenants.Scope{PersonID: p.Person},
 		func(ctx context.Context, tx bun.Tx) (*workers.Mail, error) {
-			if _, err := tx.ExecContext(ctx, "INSERT INTO digests (person_id, week, items) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", p.Person, p.Week, len(items)); err != nil {
+			if err := tx.NewRaw(`SELECT d.type, d.title, d.link, t.name AS tenant FROM deliveries d JOIN tenants t ON t.id = d.tenant_id
+				WHERE d.recipient_id = ? AND d.digest AND d.digest_week = ? ORDER BY d.created_at, d.event_id`, p.Person, p.Week).Scan(ctx, &items); err != nil {
 				return nil, err
 			}
-			var sent *time.Time
-			if err := tx.NewRaw("SELECT sent_at FROM digests WHERE person_id = ? AND week = ? FOR UPDATE", p.Person, p.Week).Scan(ctx, &sent); err != nil {
+			if len(items) == 0 {
+				return nil, nil // nothing for people with nothing
+			}
+			var to struct {
+				SentAt     *time.Time `bun:"sent_at"`
+				Email      string     `bun:"email"`
+				GivenName  string     `bun:"given_name"`
+				FamilyName string     `bun:"family_name"`
+			}
+			if err := tx.NewRaw(`WITH d AS (INSERT INTO digests (person_id, week, items) VALUES (?0, ?1, ?2)
+					ON CONFLICT (person_id, week) DO UPDATE SET items = digests.items RETURNING sent_at)
+				SELECT d.sent_at, p.email, p.given_name, p.family_name FROM d, people p WHERE p.id = ?0`, p.Person, p.Week, len(items)).Scan(ctx, &to); err != nil {
 				return nil, err
 			}
-			if sent != nil {
+			if to.SentAt != nil {
 				return nil, nil
 			}
-			var to recipient
-			if err := tx.NewSelect().Table("people").Column("email", "given_name", "family_name").Where("id = ?", p.Person).Scan(ctx, &to); err != nil {
-				return nil, err
-			}
-			d := mailData{Name: to.name(), Week: strings.TrimLeft(p.Week[len(p.Week)-2:], "0"), Count: len(items), Settings: m.baseURL + SettingsPath}
+			d := mailData{Name: recipient{GivenName: to.GivenName, FamilyName: to.FamilyName}.name(), Week: strings.TrimLeft(p.Week[len(p.Week)-2:], "0"), Count: len(items), Settings: m.baseURL + SettingsPath}
 			for i := range Types { // grouped by type, in the settings page's order
 				var g mailGroup
 				for _, it := range items {
@@ -155,5 +179,5 @@ func (m *Module) SendDigest(ctx context.Context, t *asynq.Task) error {
 			mail, err := render(to.Email, "Ukens varsler fra kportal – uke "+d.Week, digestText, digestHTML, d)
 			return &mail, err
 		},
-		"UPDATE digests SET sent_at = ?, items = ? WHERE person_id = ? AND week = ?", len(items), p.Person, p.Week)
+		"UPDATE digests SET sent_at = ? WHERE person_id = ? AND week = ?", p.Person, p.Week)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -255,5 +256,61 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 			t.Fatalf("waited %s for %s", limit, what)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Through kportal's own pages: a leder's approval mails the LIS exactly once,
+// with a link to the goal; after the LIS turns that e-mail off on the
+// settings page, the next approval mails nothing but shows on her home page.
+func TestGoalApprovalMailsOnce(t *testing.T) {
+	cfg := testConfig(t)
+	_, srv := startApp(t, cfg, true)
+	w := goalSetup(t, cfg, false)
+	base := "/t/" + w.tn.Slug
+	lis := goalLogin(t, srv.URL, w.lis)
+	leder := goalLogin(t, srv.URL, w.leder)
+	approve := func(code string) {
+		t.Helper()
+		_, _, page := lis.get(base + "/laeringsmaal/" + code)
+		form := url.Values{"_csrf": {csrfFrom(t, page)}, "completed_on": {time.Now().Format("2006-01-02")}, "comment": {"Gjort"}, "approver": {w.leder.id.String()}}
+		if status, _, page := lis.post(base+"/laeringsmaal/"+code+"/send", form); status != 200 {
+			t.Fatalf("send %s: %d\n%s", code, status, page)
+		}
+		_, _, page = leder.get(base + "/godkjenning")
+		m := goalCaseRe.FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("queue:\n%s", page)
+		}
+		_, _, page = leder.get(base + "/godkjenning/" + m[1])
+		if status, _, page := leder.post(base+"/godkjenning/"+m[1], url.Values{"_csrf": {csrfFrom(t, page)}, "outcome": {"approved"}, "confirm": {"1"}}); status != 200 {
+			t.Fatalf("approve %s: %d\n%s", code, status, page)
+		}
+	}
+	approve("KLS-001")
+	mails := testenv.WaitForMails(t, w.lis.email, 1, 20*time.Second)
+	testenv.WaitForMails(t, w.leder.email, 1, 20*time.Second) // goal.sent: e-mail by default
+	time.Sleep(1500 * time.Millisecond)
+	if mails = testenv.MailsTo(t, w.lis.email); len(mails) != 1 {
+		t.Fatalf("%d e-mails to the LIS for one approval", len(mails))
+	}
+	if m := mails[0]; m.Subject != "Læringsmål KLS-001 er godkjent" || !strings.Contains(m.Text, cfg.BaseURL+base+"/laeringsmaal/KLS-001") || !strings.Contains(m.Text, cfg.BaseURL+"/varsler/innstillinger") {
+		t.Fatalf("mail %q:\n%s", m.Subject, m.Text)
+	}
+
+	_, _, page := lis.get("/varsler/innstillinger")
+	form := url.Values{"_csrf": {csrfFrom(t, page)}, "type": {"goal.approved"}, "goal.approved.home": {"on"}}
+	if status, where, _ := lis.post("/varsler/innstillinger", form); status != 200 || !strings.Contains(where, "lagret") {
+		t.Fatalf("saving settings: %d %s", status, where)
+	}
+	approve("KLS-002")
+	waitUntil(t, 20*time.Second, "the second notice", func() bool {
+		return countIn(t, w.tn.ID, "SELECT count(*) FROM deliveries WHERE tenant_id = ? AND recipient_id = ? AND type = 'goal.approved'", w.tn.ID, w.lis.id) == 2
+	})
+	time.Sleep(time.Second)
+	if n := len(testenv.MailsTo(t, w.lis.email)); n != 1 {
+		t.Fatalf("%d e-mails to the LIS after turning approvals off", n)
+	}
+	if _, _, page := lis.get(base + "/varsler"); !strings.Contains(page, "Læringsmål KLS-002 er godkjent") || !strings.Contains(page, "Læringsmål KLS-001 er godkjent") {
+		t.Fatalf("notices page:\n%s", page)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -111,6 +113,17 @@ func benchDigest(ctx context.Context, cfg *config) ([][2]string, error) {
 	}
 	noopSeconds := time.Since(start).Seconds()
 
+	if path := os.Getenv("KPORTAL_BENCH_CPUPROFILE"); path != "" { // the summaries' part
+		f, err := os.Create(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start = time.Now()
 	queued, err := mod.RunDigest(ctx)
 	if err != nil {

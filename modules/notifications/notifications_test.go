@@ -520,3 +520,35 @@ func TestIsolationNotifications(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The module's schedule is the weekly summary on Wednesdays at 07:00 in Oslo,
+// also across the change to and from summer time.
+func TestDigestScheduledWednesdayMorningInOslo(t *testing.T) {
+	f := newFixture(t)
+	s := f.mod.Schedules()
+	if len(s) != 1 || s[0].Task.Type() != notifications.TypeDigestRun {
+		t.Fatalf("schedules: %+v", s)
+	}
+	sched, err := workers.NewScheduler(f.redis, quiet, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sched.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sched.Shutdown()
+	in := asynq.NewInspector(f.redis)
+	defer in.Close()
+	var entries []*asynq.SchedulerEntry
+	waitFor(t, 15*time.Second, "the scheduler's entry", func() bool {
+		entries, _ = in.SchedulerEntries()
+		return len(entries) > 0
+	})
+	next := entries[0].Next.In(workers.Oslo)
+	if entries[0].Task.Type() != notifications.TypeDigestRun || next.Weekday() != time.Wednesday || next.Hour() != 7 || next.Minute() != 0 {
+		t.Fatalf("next summary run %s (%s)", next, entries[0].Task.Type())
+	}
+	if w := notifications.Week(time.Date(2027, 1, 1, 12, 0, 0, 0, workers.Oslo)); w != "2026-W53" {
+		t.Fatalf("1 January 2027 is in ISO week %s, want 2026-W53", w)
+	}
+}

@@ -314,3 +314,57 @@ func TestGoalApprovalMailsOnce(t *testing.T) {
 		t.Fatalf("notices page:\n%s", page)
 	}
 }
+
+// Over HTTP a notice of tenant A cannot be read or marked read through tenant
+// B, even by its own recipient who belongs to both, nor by a colleague in A;
+// the settings page shows and saves only the signed-in person's own choices.
+func TestIsolationNoticesHTTP(t *testing.T) {
+	cfg := testConfig(t)
+	_, srv := startApp(t, cfg, true)
+	a := testTenant(t, "Varsel A HF", tenants.KindHF)
+	b := testTenant(t, "Varsel B kommune", tenants.KindKommune)
+	email, password, person := member(t, cfg, "Mona", a, "lis")
+	if err := tenants.AddMembership(context.Background(), testenv.Get(t).App, b.ID, person, "lis"); err != nil {
+		t.Fatal(err)
+	}
+	colleagueEmail, colleaguePassword, _ := member(t, cfg, "Nora", a, "lis")
+	emitTo(t, a.ID, "goal.returned", person, map[string]any{"goal_code": "KLS-020"})
+	var eventID int64
+	waitUntil(t, 20*time.Second, "the notice", func() bool {
+		_ = tenants.WithTenantTx(context.Background(), testenv.Get(t).App, tenants.Scope{TenantID: a.ID}, func(ctx context.Context, tx bun.Tx) error {
+			return tx.NewRaw("SELECT coalesce(max(event_id), 0) FROM deliveries WHERE tenant_id = ?", a.ID).Scan(ctx, &eventID)
+		})
+		return eventID != 0
+	})
+	mona := newBrowser(t, srv.URL)
+	login(t, mona, email, password)
+	if _, _, page := mona.get("/t/" + b.Slug + "/varsler"); strings.Contains(page, "KLS-020") {
+		t.Fatal("tenant B's notices page shows tenant A's notice")
+	}
+	_, _, page := mona.get("/t/" + b.Slug + "/varsler")
+	if status, _, _ := mona.post(fmt.Sprintf("/t/%s/varsler/%d/lest", b.Slug, eventID), url.Values{"_csrf": {csrfFrom(t, page)}}); status != http.StatusNotFound {
+		t.Fatalf("marking A's notice read through B: %d", status)
+	}
+	nora := newBrowser(t, srv.URL)
+	login(t, nora, colleagueEmail, colleaguePassword)
+	_, _, page = nora.get("/t/" + a.Slug + "/varsler")
+	if strings.Contains(page, "KLS-020") {
+		t.Fatal("a colleague sees the notice")
+	}
+	if status, _, _ := nora.post(fmt.Sprintf("/t/%s/varsler/%d/lest", a.Slug, eventID), url.Values{"_csrf": {csrfFrom(t, page)}}); status != http.StatusNotFound {
+		t.Fatalf("a colleague marking it read: %d", status)
+	}
+	_, _, page = nora.get("/varsler/innstillinger")
+	if status, _, _ := nora.post("/varsler/innstillinger", url.Values{"_csrf": {csrfFrom(t, page)}, "type": {"goal.returned"}}); status != 200 {
+		t.Fatalf("the colleague saving her own settings: %d", status)
+	}
+	if _, _, page := mona.get("/t/" + a.Slug + "/varsler/nye"); !strings.Contains(page, "KLS-020") || !strings.Contains(page, `data-testid="unread-count">1<`) {
+		t.Fatalf("the recipient's own notice, unread:\n%s", page)
+	}
+	s, _ := notifications.NewStore(testenv.Get(t).App).Settings(context.Background(), person)
+	for _, st := range s {
+		if st.Chosen {
+			t.Fatalf("the colleague's choice reached the recipient: %+v", st)
+		}
+	}
+}

@@ -43,10 +43,10 @@ func (r recipient) name() string {
 
 // Deliver handles one relayed event (workers.TypeEvent): the notice and the
 // delivery record first, in their own transaction, so the notice shows at once
-// whatever SMTP does; then the immediate e-mail, sent at most once per (event,
-// recipient): the record is locked while sending, and marked sent in the same
-// transaction, so a retry after a crash between sending and the job's
-// acknowledgement finds it sent.
+// whatever SMTP does; then the immediate e-mail, sent once per (event,
+// recipient): the record is locked while sending and commits as sent just
+// before the message is complete (sendOnce), so a retry after a crash between
+// sending and the job's acknowledgement finds it sent.
 func (m *Module) Deliver(ctx context.Context, t *asynq.Task) error {
 	var p workers.EventPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.TenantID == uuid.Nil || p.EventID == 0 || p.Recipient == uuid.Nil {

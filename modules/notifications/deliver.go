@@ -98,39 +98,36 @@ func (m *Module) Deliver(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
+	// Claim and mark in one statement: the UPDATE locks the record, and finds
+	// nothing when the e-mail is not wanted or went already.
 	return m.sendOnce(ctx, scope,
 		func(ctx context.Context, tx bun.Tx) (*workers.Mail, error) {
-			var d struct {
-				Title       string     `bun:"title"`
-				Link        string     `bun:"link"`
-				Email       bool       `bun:"email"`
-				EmailSentAt *time.Time `bun:"email_sent_at"`
+			var d []struct {
+				Title string `bun:"title"`
+				Link  string `bun:"link"`
 			}
-			if err := tx.NewRaw(`SELECT title, link, email, email_sent_at FROM deliveries WHERE tenant_id = ? AND event_id = ? AND recipient_id = ? FOR UPDATE`,
-				p.TenantID, p.EventID, p.Recipient).Scan(ctx, &d); err != nil {
+			if err := tx.NewRaw(`UPDATE deliveries SET email_sent_at = now() WHERE tenant_id = ? AND event_id = ? AND recipient_id = ? AND email AND email_sent_at IS NULL
+				RETURNING title, link`, p.TenantID, p.EventID, p.Recipient).Scan(ctx, &d); err != nil || len(d) == 0 {
 				return nil, err
 			}
-			if !d.Email || d.EmailSentAt != nil {
-				return nil, nil
-			}
-			mail, err := render(to.Email, d.Title, immediateText, immediateHTML, mailData{
+			mail, err := render(to.Email, d[0].Title, immediateText, immediateHTML, mailData{
 				Name:     to.name(),
-				Item:     mailItem{Title: d.Title, Tenant: tenant.Name, URL: m.baseURL + d.Link},
+				Item:     mailItem{Title: d[0].Title, Tenant: tenant.Name, URL: m.baseURL + d[0].Link},
 				Label:    typ.Label,
 				Settings: m.baseURL + SettingsPath,
 			})
 			return &mail, err
 		},
-		"UPDATE deliveries SET email_sent_at = ? WHERE tenant_id = ? AND event_id = ? AND recipient_id = ?", p.TenantID, p.EventID, p.Recipient)
+		"UPDATE deliveries SET email_sent_at = NULL WHERE tenant_id = ? AND event_id = ? AND recipient_id = ?", p.TenantID, p.EventID, p.Recipient)
 }
 
 // sendOnce sends the e-mail prepare returns (nil: nothing to send) at most
-// once: prepare locks the record in a transaction with scope in force; mark
-// (an UPDATE whose first argument is the time sent, NULL to undo) records it
-// sent, and the transaction commits while the message is not yet complete
+// once. prepare runs in a transaction with scope in force and marks the
+// record sent (locking it, so a concurrent attempt waits and then finds it
+// sent); the transaction commits while the message is not yet complete
 // (Sender.SendRecorded), so no retry finds it unsent after the server took it.
-// If the server then refuses the message, the record is undone.
-func (m *Module) sendOnce(ctx context.Context, scope tenants.Scope, prepare func(ctx context.Context, tx bun.Tx) (*workers.Mail, error), mark string, args ...any) error {
+// If the server then refuses the message, undo (with args) unmarks it.
+func (m *Module) sendOnce(ctx context.Context, scope tenants.Scope, prepare func(ctx context.Context, tx bun.Tx) (*workers.Mail, error), undo string, args ...any) error {
 	tx, err := tenants.BeginTenantTx(ctx, m.db, scope)
 	if err != nil {
 		return err
@@ -138,13 +135,7 @@ func (m *Module) sendOnce(ctx context.Context, scope tenants.Scope, prepare func
 	defer tx.Rollback() //nolint:errcheck // after Commit it does nothing
 	mail, err := prepare(ctx, tx)
 	if err != nil || mail == nil {
-		if err == nil {
-			err = tx.Commit()
-		}
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, mark, append([]any{time.Now()}, args...)...); err != nil {
-		return err
+		return err // nothing written: the rollback ends it
 	}
 	committed := false
 	err = m.mailer.SendRecorded(ctx, *mail, func() error {
@@ -153,11 +144,11 @@ func (m *Module) sendOnce(ctx context.Context, scope tenants.Scope, prepare func
 	})
 	if err != nil && committed {
 		// Recorded but refused or cut off at the very end: undo the record, so a retry sends it.
-		if undo := tenants.WithTenantTx(context.WithoutCancel(ctx), m.db, scope, func(ctx context.Context, tx bun.Tx) error {
-			_, err := tx.ExecContext(ctx, mark, append([]any{nil}, args...)...)
+		if uerr := tenants.WithTenantTx(context.WithoutCancel(ctx), m.db, scope, func(ctx context.Context, tx bun.Tx) error {
+			_, err := tx.ExecContext(ctx, undo, args...)
 			return err
-		}); undo != nil {
-			return fmt.Errorf("%v; and undoing the record of it: %w", err, undo)
+		}); uerr != nil {
+			return fmt.Errorf("%v; and undoing the record of it: %w", err, uerr)
 		}
 	}
 	return err

@@ -137,33 +137,30 @@ func (m *Module) SendDigest(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.Person == uuid.Nil || p.Week == "" {
 		return fmt.Errorf("digest task: bad payload %q: %w", t.Payload(), asynq.SkipRetry)
 	}
-	// One transaction with the person in force: their own items in every
-	// tenant (own_deliveries), their summary record, locked while sending.
-	var items []digestItem
+	// One statement with the person in force: their own items in every tenant
+	// (own_deliveries), and the summary record, marked sent (locked; nothing
+	// comes back when there is nothing to summarise or it went already).
 	return m.sendOnce(ctx, tenants.Scope{PersonID: p.Person},
 		func(ctx context.Context, tx bun.Tx) (*workers.Mail, error) {
-			if err := tx.NewRaw(`SELECT d.type, d.title, d.link, t.name AS tenant FROM deliveries d JOIN tenants t ON t.id = d.tenant_id
-				WHERE d.recipient_id = ? AND d.digest AND d.digest_week = ? ORDER BY d.created_at, d.event_id`, p.Person, p.Week).Scan(ctx, &items); err != nil {
+			var items []struct {
+				digestItem
+				Email      string `bun:"email"`
+				GivenName  string `bun:"given_name"`
+				FamilyName string `bun:"family_name"`
+			}
+			if err := tx.NewRaw(`WITH items AS (
+					SELECT d.type, d.title, d.link, t.name AS tenant, d.created_at, d.event_id FROM deliveries d JOIN tenants t ON t.id = d.tenant_id
+					WHERE d.recipient_id = ?0 AND d.digest AND d.digest_week = ?1),
+				mark AS (
+					INSERT INTO digests (person_id, week, items, sent_at) SELECT ?0, ?1, count(*), now() FROM items HAVING count(*) > 0
+					ON CONFLICT (person_id, week) DO UPDATE SET sent_at = now() WHERE digests.sent_at IS NULL
+					RETURNING person_id)
+				SELECT i.type, i.title, i.link, i.tenant, p.email, p.given_name, p.family_name
+				FROM items i, mark, people p WHERE p.id = mark.person_id ORDER BY i.created_at, i.event_id`, p.Person, p.Week).Scan(ctx, &items); err != nil || len(items) == 0 {
 				return nil, err
 			}
-			if len(items) == 0 {
-				return nil, nil // nothing for people with nothing
-			}
-			var to struct {
-				SentAt     *time.Time `bun:"sent_at"`
-				Email      string     `bun:"email"`
-				GivenName  string     `bun:"given_name"`
-				FamilyName string     `bun:"family_name"`
-			}
-			if err := tx.NewRaw(`WITH d AS (INSERT INTO digests (person_id, week, items) VALUES (?0, ?1, ?2)
-					ON CONFLICT (person_id, week) DO UPDATE SET items = digests.items RETURNING sent_at)
-				SELECT d.sent_at, p.email, p.given_name, p.family_name FROM d, people p WHERE p.id = ?0`, p.Person, p.Week, len(items)).Scan(ctx, &to); err != nil {
-				return nil, err
-			}
-			if to.SentAt != nil {
-				return nil, nil
-			}
-			d := mailData{Name: recipient{GivenName: to.GivenName, FamilyName: to.FamilyName}.name(), Week: strings.TrimLeft(p.Week[len(p.Week)-2:], "0"), Count: len(items), Settings: m.baseURL + SettingsPath}
+			to := recipient{Email: items[0].Email, GivenName: items[0].GivenName, FamilyName: items[0].FamilyName}
+			d := mailData{Name: to.name(), Week: strings.TrimLeft(p.Week[len(p.Week)-2:], "0"), Count: len(items), Settings: m.baseURL + SettingsPath}
 			for i := range Types { // grouped by type, in the settings page's order
 				var g mailGroup
 				for _, it := range items {
@@ -179,5 +176,5 @@ func (m *Module) SendDigest(ctx context.Context, t *asynq.Task) error {
 			mail, err := render(to.Email, "Ukens varsler fra kportal – uke "+d.Week, digestText, digestHTML, d)
 			return &mail, err
 		},
-		"UPDATE digests SET sent_at = ? WHERE person_id = ? AND week = ?", p.Person, p.Week)
+		"UPDATE digests SET sent_at = NULL WHERE person_id = ? AND week = ?", p.Person, p.Week)
 }

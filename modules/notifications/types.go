@@ -112,7 +112,7 @@ var Types = []Type{
 		Notice: func(p Payload) (string, string) {
 			return p.or("LIS-en", "lis_name") + " har trukket tilbake læringsmål " + p.S("goal_code"), "/godkjenning"
 		}},
-	{Topic: "goal.reassess", Label: "Læringsmål må vurderes på nytt", Who: "LIS", Default: Channels{Email: true, Digest: false, Home: true},
+	{Topic: "goal.reassess", Label: "Læringsmål må vurderes på nytt", Who: "LIS", Default: on,
 		Notice: func(p Payload) (string, string) {
 			return "Læringsmål " + p.S("goal_code") + " må godkjennes på nytt etter katalogversjon " + p.S("version"), goalPath(p)
 		}},

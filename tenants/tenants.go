@@ -111,6 +111,21 @@ func OneTx(ctx context.Context, db bun.IDB, scope Scope, fn func(ctx context.Con
 	})
 }
 
+// BeginTenantTx is WithTenantTx for a caller that must commit at a moment of
+// its own choosing (notifications commit "sent" in the middle of an SMTP
+// exchange); the caller commits or rolls back.
+func BeginTenantTx(ctx context.Context, db bun.IDB, scope Scope) (bun.Tx, error) {
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{})
+	if err != nil {
+		return tx, err
+	}
+	if err := setScope(ctx, tx, scope); err != nil {
+		_ = tx.Rollback()
+		return tx, err
+	}
+	return tx, nil
+}
+
 func setScope(ctx context.Context, tx bun.Tx, scope Scope) error {
 	tenant, person := "", ""
 	if scope.TenantID != uuid.Nil {

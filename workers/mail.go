@@ -49,7 +49,13 @@ type Mailer struct {
 	Addr string // host:port
 	Auth smtp.Auth
 	From mail.Address
+	// idle holds a few connections between messages: a summary run sends
+	// thousands, and a new connection costs STARTTLS and AUTH each time.
+	idle chan *smtp.Client
 }
+
+// mailerIdle is how many connections a Mailer keeps open between messages.
+const mailerIdle = 8
 
 // NewMailer parses an smtp:// URL (smtp://user:pass@host:port); with
 // credentials it authenticates with PLAIN, which net/smtp allows only over TLS
@@ -63,7 +69,7 @@ func NewMailer(rawURL, from string) (*Mailer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sender %q is not an e-mail address", from)
 	}
-	m := &Mailer{Addr: u.Host, From: *addr}
+	m := &Mailer{Addr: u.Host, From: *addr, idle: make(chan *smtp.Client, mailerIdle)}
 	if u.User != nil {
 		pw, _ := u.User.Password()
 		m.Auth = smtp.PlainAuth("", u.User.Username(), pw, u.Hostname())
@@ -72,33 +78,29 @@ func NewMailer(rawURL, from string) (*Mailer, error) {
 }
 
 // Send delivers m.
-func (s *Mailer) Send(ctx context.Context, m Mail) error {
+func (s *Mailer) Send(ctx context.Context, m Mail) error { return s.SendRecorded(ctx, m, nil) }
+
+// SendRecorded delivers m and calls record (which commits "sent" wherever the
+// caller keeps it) after the message's body is written and before the line
+// that completes it: SMTP servers discard a message whose DATA never ended. So
+// a process killed before record has sent nothing, and one killed after it
+// has sent the message or lost it within a single write, never sent it twice
+// on a retry that reads the record. An error from record abandons the message.
+func (s *Mailer) SendRecorded(ctx context.Context, m Mail, record func() error) error {
 	msg, err := s.build(m)
 	if err != nil {
 		return err
 	}
-	d := net.Dialer{Timeout: 10 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", s.Addr)
+	c, err := s.client(ctx)
 	if err != nil {
-		return fmt.Errorf("SMTP server %s: %w", s.Addr, err)
-	}
-	host, _, _ := net.SplitHostPort(s.Addr)
-	c, err := smtp.NewClient(conn, host)
-	if err != nil {
-		conn.Close()
 		return err
 	}
-	defer c.Close()
-	if ok, _ := c.Extension("STARTTLS"); ok {
-		if err := c.StartTLS(nil); err != nil {
-			return err
+	done := false
+	defer func() {
+		if !done {
+			c.Close() // a message not ended here is discarded by the server
 		}
-	}
-	if s.Auth != nil {
-		if err := c.Auth(s.Auth); err != nil {
-			return err
-		}
-	}
+	}()
 	if err := c.Mail(s.From.Address); err != nil {
 		return err
 	}
@@ -112,10 +114,61 @@ func (s *Mailer) Send(ctx context.Context, m Mail) error {
 	if _, err := w.Write(msg); err != nil {
 		return err
 	}
+	if record != nil {
+		if err := record(); err != nil {
+			return err // closing the connection without ending DATA discards the message
+		}
+	}
 	if err := w.Close(); err != nil {
 		return err
 	}
-	return c.Quit()
+	done = true
+	select {
+	case s.idle <- c: // kept for the next message
+	default:
+		_ = c.Quit()
+	}
+	return nil
+}
+
+// client is an idle connection that still answers (RSET), or a new one.
+func (s *Mailer) client(ctx context.Context) (*smtp.Client, error) {
+	for {
+		select {
+		case c := <-s.idle:
+			if c.Reset() == nil {
+				return c, nil
+			}
+			c.Close()
+			continue
+		default:
+		}
+		break
+	}
+	d := net.Dialer{Timeout: 10 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", s.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("SMTP server %s: %w", s.Addr, err)
+	}
+	host, _, _ := net.SplitHostPort(s.Addr)
+	c, err := smtp.NewClient(conn, host)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if ok, _ := c.Extension("STARTTLS"); ok {
+		if err := c.StartTLS(nil); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	if s.Auth != nil {
+		if err := c.Auth(s.Auth); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 func (s *Mailer) build(m Mail) ([]byte, error) {

@@ -5,6 +5,7 @@ package workers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -42,6 +43,12 @@ func NewServer(redis asynq.RedisConnOpt, concurrency int, log *slog.Logger) *asy
 		Queues:          Queues,
 		ShutdownTimeout: 20 * time.Second,
 		Logger:          slogAdapter{log},
+		RetryDelayFunc: func(n int, err error, t *asynq.Task) time.Duration {
+			if errors.Is(err, asynq.ErrLeaseExpired) {
+				return time.Second // its worker died: the lease has held it back a minute already
+			}
+			return asynq.DefaultRetryDelayFunc(n, err, t)
+		},
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			retried, _ := asynq.GetRetryCount(ctx)
 			max, _ := asynq.GetMaxRetry(ctx)

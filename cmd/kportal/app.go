@@ -28,6 +28,7 @@ import (
 	"kportal/modules/goals"
 	"kportal/modules/health"
 	"kportal/modules/identity"
+	"kportal/modules/notifications"
 	"kportal/modules/onboarding"
 	"kportal/modules/overview"
 	"kportal/modules/people"
@@ -126,6 +127,7 @@ func open(ctx context.Context, cfg *config, serves bool) (*app, error) {
 		overview.New(a.db, nav),
 		advisory.New(a.db, nav),
 		progress.New(a.db, nav),
+		notifications.New(a.db, nav, a.mailer, a.queue, cfg.BaseURL),
 		agreements.New(a.db, a.objects, nav, agreements.Options{}),
 		documents.New(a.db, a.objects, nav, activities.DocumentReferrer, goals.DocumentReferrer),
 		registrations.New(a.db, nav, func(ctx context.Context, tenantID uuid.UUID) (bool, error) {
@@ -254,7 +256,13 @@ func (a *app) work(ctx context.Context) error {
 		return fmt.Errorf("starting worker: %w", err)
 	}
 	a.log.Info("worker started", "concurrency", a.cfg.Concurrency)
+	relayed := make(chan struct{})
+	go func() { // the outbox relay runs with the worker: events wait in PostgreSQL until one does
+		(&workers.Relay{DB: a.db, Queue: a.queue, Log: a.log}).Run(ctx)
+		close(relayed)
+	}()
 	<-ctx.Done()
+	<-relayed
 	srv.Stop()
 	srv.Shutdown()
 	a.log.Info("worker stopped")

@@ -53,6 +53,13 @@ var roleMatrix = map[string]string{
 	"GET /roller":                    "signed-in",
 	"GET /t/:tenant/":                "members",
 
+	"GET /varsler/innstillinger":       "signed-in",
+	"POST /varsler/innstillinger":      "signed-in",
+	"GET /t/:tenant/varsler":           "members",
+	"GET /t/:tenant/varsler/nye":       "members",
+	"POST /t/:tenant/varsler/lest":     "members",
+	"POST /t/:tenant/varsler/:id/lest": "members",
+
 	"GET /virksomheter":                                   "rhf_admin,hdir,platform_admin",
 	"POST /virksomheter":                                  "rhf_admin,hdir,platform_admin",
 	"GET /virksomheter/:id":                               "rhf_admin,hdir,platform_admin",

@@ -437,6 +437,18 @@ func (s *Store) Decide(ctx context.Context, a Actor, tenantID, id uuid.UUID, dec
 		if err := s.record(ctx, tx, r, from, a, comment, now); err != nil {
 			return err
 		}
+		// Whoever sent it is told the outcome (notifications).
+		var sender []uuid.UUID
+		if err := tx.NewRaw(`SELECT actor_id FROM registration_events WHERE tenant_id = ? AND registration_id = ? AND to_state = ? AND actor_id IS NOT NULL
+			ORDER BY created_at DESC LIMIT 1`, tenantID, r.ID, Submitted).Scan(ctx, &sender); err != nil {
+			return err
+		}
+		if len(sender) == 1 {
+			if err := tenants.Emit(ctx, tx, tenants.Event{TenantID: tenantID, Topic: "registration.reviewed", Recipient: sender[0],
+				Payload: map[string]any{"registration_id": r.ID, "state": string(to), "outcome_text": StateLabel(to), "comment": comment}}); err != nil {
+				return err
+			}
+		}
 		out = r
 		return s.emit(ctx, ev, r)
 	})

@@ -248,6 +248,13 @@ func TestResubmissionKeepsFirstSubmissionDate(t *testing.T) {
 	if _, err := s.Decide(ctx, h, k.ID, first.ID, TransitionRequestChanges, "Beskriv legevakten bedre."); err != nil {
 		t.Fatal(err)
 	}
+	var told []string
+	_ = tenants.WithTenantTx(ctx, env.App, tenants.Scope{TenantID: k.ID}, func(ctx context.Context, tx bun.Tx) error {
+		return tx.NewRaw("SELECT payload->>'outcome_text' FROM outbox WHERE tenant_id = ? AND topic = 'registration.reviewed' AND recipient_id = ?", k.ID, a.PersonID).Scan(ctx, &told)
+	})
+	if len(told) != 1 || told[0] != StateLabel(ChangesRequested) {
+		t.Fatalf("the sender was told %v", told)
+	}
 	c := validContent()
 	c.Arenas[1].Description = "Interkommunal legevakt, døgnåpen"
 	if _, err := s.SaveDraft(ctx, a, k.ID, c); err != nil {

@@ -62,6 +62,8 @@ type Env struct {
 	Owner    *bun.DB
 	RedisDB  int
 	Bucket   string
+
+	redisClaim string
 }
 
 var (
@@ -154,7 +156,7 @@ func setup(ctx context.Context) (*Env, error) {
 	if e.Owner, err = storage.OpenDB(ctx, e.OwnerDSN, 4); err != nil {
 		return nil, err
 	}
-	if e.RedisDB, err = redisDB(ctx); err != nil {
+	if e.RedisDB, e.redisClaim, err = redisDB(ctx); err != nil {
 		return nil, err
 	}
 	e.Bucket = "kportal-test-" + randHex(6)
@@ -187,18 +189,44 @@ func ensureTemplate(ctx context.Context, admin *pgx.Conn, tmpl string) error {
 	return err
 }
 
-// redisDB hands out Redis database numbers 1..15 in turn (0 is development's).
-func redisDB(ctx context.Context) (int, error) {
+// redisDB claims a Redis database number from 1 to 15 (0 is development's)
+// that no running test package holds, and empties it. A claim is a key in
+// database 0, released at teardown and expiring after two hours should a
+// package die; while all are held it waits. (Handing numbers out in turn let
+// a package that started late empty the database of one still running, such
+// as cmd/kportal's, and its queued jobs with it.)
+func redisDB(ctx context.Context) (int, string, error) {
 	c := redis.NewClient(&redis.Options{Addr: RedisAddr})
 	defer c.Close()
-	n, err := c.Incr(ctx, "kportal:test:next-db").Result()
-	if err != nil {
-		return 0, fmt.Errorf("Redis at %s: %w", RedisAddr, err)
+	token := randHex(8)
+	for {
+		for db := 1; db <= 15; db++ {
+			ok, err := c.SetNX(ctx, fmt.Sprintf("kportal:test:db:%d", db), token, 2*time.Hour).Result()
+			if err != nil {
+				return 0, "", fmt.Errorf("Redis at %s: %w", RedisAddr, err)
+			}
+			if ok {
+				dc := redis.NewClient(&redis.Options{Addr: RedisAddr, DB: db})
+				defer dc.Close()
+				return db, token, dc.FlushDB(ctx).Err()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return 0, "", fmt.Errorf("no free Redis database for tests: %w", ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
-	db := int(n%15) + 1
-	dc := redis.NewClient(&redis.Options{Addr: RedisAddr, DB: db})
-	defer dc.Close()
-	return db, dc.FlushDB(ctx).Err()
+}
+
+// releaseRedisDB gives a claimed database number back, if still ours.
+func releaseRedisDB(ctx context.Context, db int, token string) {
+	c := redis.NewClient(&redis.Options{Addr: RedisAddr})
+	defer c.Close()
+	key := fmt.Sprintf("kportal:test:db:%d", db)
+	if v, err := c.Get(ctx, key).Result(); err == nil && v == token {
+		c.Del(ctx, key)
+	}
 }
 
 // Redis returns a client for the package's Redis database.
@@ -223,6 +251,7 @@ func (e *Env) teardown() {
 	defer cancel()
 	e.App.Close()
 	e.Owner.Close()
+	releaseRedisDB(ctx, e.RedisDB, e.redisClaim)
 	if admin, err := pgx.Connect(ctx, withDB(OwnerURL, "postgres")); err == nil {
 		_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+e.DBName+" WITH (FORCE)")
 		admin.Close(ctx)

@@ -242,3 +242,44 @@ func TestOnlyTheWebServerLoadsThePolicy(t *testing.T) {
 		t.Fatal("the web server's app has no policy enforcer")
 	}
 }
+
+// A session in use is checked again in the background; revoked in Kratos
+// (logged out elsewhere), it stops working within the cache time even while
+// requests keep coming.
+func TestRevokedSessionStopsWithinTheCacheTime(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.SessionCache = 2 * time.Second
+	_, srv := startApp(t, cfg, false)
+	email, password := newUser(t, cfg, "Tilbakekalt")
+	token := sessionToken(t, cfg, email, password)
+	status := func() int {
+		req, _ := http.NewRequest("GET", srv.URL+"/api/me", nil)
+		req.Header.Set("X-Session-Token", token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if s := status(); s != 200 {
+			t.Fatalf("a live session in use answered %d", s)
+		}
+	}
+	body := strings.NewReader(`{"session_token":"` + token + `"}`)
+	req, _ := http.NewRequest(http.MethodDelete, cfg.KratosPublic+"/self-service/logout/api", body)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("revoking the session in Kratos: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	revoked := time.Now()
+	for status() == 200 {
+		if time.Since(revoked) > cfg.SessionCache+time.Second {
+			t.Fatalf("the revoked session still works %s later", time.Since(revoked).Round(time.Millisecond))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

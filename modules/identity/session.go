@@ -71,8 +71,9 @@ type Sessions struct {
 }
 
 type cached struct {
-	person  *modules.Viewer
-	expires time.Time
+	person     *modules.Viewer
+	expires    time.Time
+	refreshing bool // a background check is under way
 }
 
 // NewSessions returns the session checker; ttl is how long an answer is reused.
@@ -125,11 +126,54 @@ func (s *Sessions) viewer(ctx context.Context, cookie, token string) (*modules.V
 	now := time.Now()
 	s.mu.Lock()
 	if c, ok := s.cache[key]; ok && now.Before(c.expires) {
+		// A session in use is checked again in the background once half its
+		// time is gone, so an active user never waits for Kratos, and a
+		// revoked session still stops within the cache time.
+		if !c.refreshing && now.After(c.expires.Add(-s.ttl/2)) {
+			c.refreshing = true
+			s.cache[key] = c
+			go s.refresh(key, cookie, token)
+		}
 		s.mu.Unlock()
 		return c.person, nil
 	}
 	s.mu.Unlock()
+	v, err := s.check(ctx, cookie, token)
+	if err != nil || v == nil {
+		return v, err
+	}
+	s.mu.Lock()
+	if len(s.cache) >= maxCached {
+		s.cache = map[[32]byte]cached{}
+	}
+	s.cache[key] = cached{person: v, expires: now.Add(s.ttl)}
+	s.mu.Unlock()
+	return v, nil
+}
 
+// refresh checks a cached session again and replaces, or drops, its entry;
+// an entry dropped meanwhile (logout) stays dropped.
+func (s *Sessions) refresh(key [32]byte, cookie, token string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v, err := s.check(ctx, cookie, token)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.cache[key]
+	switch {
+	case !ok:
+	case err != nil: // Kratos not answering: the entry expires as usual, a later request tries again
+		c.refreshing = false
+		s.cache[key] = c
+	case v == nil: // ended or revoked: the next request is anonymous
+		delete(s.cache, key)
+	default:
+		s.cache[key] = cached{person: v, expires: time.Now().Add(s.ttl)}
+	}
+}
+
+// check asks Kratos about a session: the viewer, nil for no valid session.
+func (s *Sessions) check(ctx context.Context, cookie, token string) (*modules.Viewer, error) {
 	req := s.kratos.Public.FrontendAPI.ToSession(ctx)
 	if token != "" {
 		req = req.XSessionToken(token)
@@ -146,17 +190,7 @@ func (s *Sessions) viewer(ctx context.Context, cookie, token string) (*modules.V
 	if !sess.GetActive() || sess.Identity == nil {
 		return nil, nil
 	}
-	v, err := s.personFor(ctx, sess.Identity)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	if len(s.cache) >= maxCached {
-		s.cache = map[[32]byte]cached{}
-	}
-	s.cache[key] = cached{person: v, expires: now.Add(s.ttl)}
-	s.mu.Unlock()
-	return v, nil
+	return s.personFor(ctx, sess.Identity)
 }
 
 // Forget drops cached answers for a session (after logout).

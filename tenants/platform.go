@@ -3,6 +3,7 @@ package tenants
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -26,12 +27,34 @@ type PlatformRole struct {
 	RHF  string `bun:"rhf_code"`
 }
 
-// PlatformRolesOf lists a person's platform roles.
-func PlatformRolesOf(ctx context.Context, db bun.IDB, personID uuid.UUID) ([]PlatformRole, error) {
-	var out []PlatformRole
-	err := storage.Select(ctx, db, &out, `SELECT role, coalesce(rhf_code, '') AS rhf_code FROM platform_roles
-		WHERE person_id = ? ORDER BY role, rhf_code`, personID)
-	return out, err
+// AccessOf is what a person may reach, read on every request by the session
+// middleware: their memberships (as ForPerson) and their platform roles, in
+// one statement and one round trip.
+func AccessOf(ctx context.Context, db bun.IDB, personID uuid.UUID) ([]Membership, []PlatformRole, error) {
+	var rows []struct {
+		Tenant
+		Roles    []string `bun:"roles,array"`
+		Platform []string `bun:"platform,array"` // role:rhf_code
+	}
+	err := storage.Select(ctx, db, &rows, `SELECT t.*, m.roles, p.platform
+		FROM (SELECT array(SELECT role || ':' || coalesce(rhf_code, '') FROM platform_roles WHERE person_id = ?0 ORDER BY 1) AS platform) AS p
+		LEFT JOIN (kportal_memberships_of(?0) AS m JOIN tenants AS t ON t.id = m.tenant_id) ON true
+		ORDER BY t.name`, personID)
+	if err != nil || len(rows) == 0 {
+		return nil, nil, err
+	}
+	var ms []Membership
+	for _, r := range rows {
+		if r.Tenant.ID != uuid.Nil {
+			ms = append(ms, Membership{Tenant: r.Tenant, Roles: r.Roles})
+		}
+	}
+	prs := make([]PlatformRole, 0, len(rows[0].Platform))
+	for _, rp := range rows[0].Platform {
+		role, rhf, _ := strings.Cut(rp, ":")
+		prs = append(prs, PlatformRole{Role: role, RHF: rhf})
+	}
+	return ms, prs, nil
 }
 
 // GrantPlatformRole gives a person a platform role (idempotent); rhf is the

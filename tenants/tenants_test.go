@@ -209,3 +209,42 @@ func TestMembershipsOfLeavesTheTransactionAsItWas(t *testing.T) {
 		t.Fatalf("after ForPerson, a query with nothing in force sees %d memberships (%v)", leaked, err)
 	}
 }
+
+// AccessOf reads memberships and platform roles in one statement: a person
+// with platform roles and no membership gets their roles, one with both gets
+// both, one with neither nothing.
+func TestAccessOfReadsMembershipsAndPlatformRoles(t *testing.T) {
+	db := testenv.Get(t).App
+	ctx := context.Background()
+	a, b := newTenant(t, db, "B-tenant"), newTenant(t, db, "A-tenant")
+	admin, member, nobody := newPerson(t, db), newPerson(t, db), newPerson(t, db)
+	if _, err := testenv.Get(t).Owner.ExecContext(ctx, "INSERT INTO rhf (code, name, orgnr) VALUES ('HV', 'Helse Vest RHF', '983974732') ON CONFLICT DO NOTHING"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tenants.GrantPlatformRole(ctx, testenv.Get(t).Owner, admin, tenants.RoleRHFAdmin, "HV"); err != nil {
+		t.Fatal(err)
+	}
+	ms, prs, err := tenants.AccessOf(ctx, db, admin)
+	if err != nil || len(ms) != 0 || len(prs) != 1 || prs[0] != (tenants.PlatformRole{Role: tenants.RoleRHFAdmin, RHF: "HV"}) {
+		t.Fatalf("platform role only: %+v %+v %v", ms, prs, err)
+	}
+	for _, tn := range []*tenants.Tenant{a, b} {
+		if err := tenants.AddMembership(ctx, db, tn.ID, member, "lis"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tenants.AddMembership(ctx, db, a.ID, member, "leder"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tenants.GrantPlatformRole(ctx, testenv.Get(t).Owner, member, tenants.RoleHdir, ""); err != nil {
+		t.Fatal(err)
+	}
+	ms, prs, err = tenants.AccessOf(ctx, db, member)
+	if err != nil || len(ms) != 2 || ms[0].Tenant.ID != b.ID || ms[1].Tenant.ID != a.ID || len(ms[1].Roles) != 2 ||
+		len(prs) != 1 || prs[0].Role != tenants.RoleHdir || prs[0].RHF != "" {
+		t.Fatalf("both: %+v %+v %v", ms, prs, err)
+	}
+	if ms, prs, err := tenants.AccessOf(ctx, db, nobody); err != nil || len(ms) != 0 || len(prs) != 0 {
+		t.Fatalf("neither: %+v %+v %v", ms, prs, err)
+	}
+}

@@ -105,11 +105,7 @@ func (s *Sessions) Middleware() echo.MiddlewareFunc {
 			if v == nil {
 				return next(c)
 			}
-			ms, err := tenants.ForPerson(r.Context(), s.db, v.PersonID)
-			if err != nil {
-				return err
-			}
-			prs, err := tenants.PlatformRolesOf(r.Context(), s.db, v.PersonID)
+			ms, prs, err := tenants.AccessOf(r.Context(), s.db, v.PersonID)
 			if err != nil {
 				return err
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -258,37 +257,9 @@ func TestBrowserGoalJourney(t *testing.T) {
 	w := goalSetup(t, cfg, false)
 	base := srv.URL + "/t/" + w.tn.Slug
 	ctx := chromium(t)
-	type steps = []chromedp.Action[chromedp.Void]
-	loginAs := func(u goalUser) steps {
-		return steps{
-			chromedp.WaitVisible(chromedp.CSS(`form[data-group="password"] input[name="identifier"]`)),
-			chromedp.SendKeys(chromedp.CSS(`form[data-group="password"] input[name="identifier"]`), u.email),
-			chromedp.SendKeys(chromedp.CSS(`form[data-group="password"] input[name="password"]`), u.password),
-			chromedp.Click(chromedp.CSS(`form[data-group="password"] button[value="password"]`)),
-		}
-	}
-	logout := steps{chromedp.Click(chromedp.CSS(`form[action="/logg-ut"] button`)), chromedp.WaitVisible(chromedp.CSS(`form[data-group="password"]`))}
-	seq := func(parts ...steps) steps {
-		var out steps
-		for _, p := range parts {
-			out = append(out, p...)
-		}
-		return out
-	}
-	// do runs steps one by one, each bounded, so a failure names its step
-	// and leaves a screenshot.
-	do := func(name string, ss steps) error {
-		for i, s := range ss {
-			sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-			err := chromedp.Do(sctx, s)
-			cancel()
-			if err != nil {
-				screenshot(t, ctx, fmt.Sprintf("%s-%d", name, i))
-				return fmt.Errorf("step %d: %w", i, err)
-			}
-		}
-		return nil
-	}
+	loginAs := func(u goalUser) steps { return loginSteps(u.email, u.password) }
+	logout := logoutSteps
+	do := func(name string, ss steps) error { return stepwise(t, ctx, name, ss) }
 	err := do("goal-send", seq(
 		steps{chromedp.Navigate(base + "/laeringsmaal")},
 		loginAs(w.lis),

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -124,6 +125,51 @@ func browserLogin(ctx context.Context, base, email, password string) error {
 		chromedp.Click(chromedp.CSS(`form[data-group="password"] button[value="password"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="user-name"]`)),
 	)
+}
+
+// steps is a browser journey: actions run in order.
+type steps = []chromedp.Action[chromedp.Void]
+
+// seq joins journeys' steps.
+func seq(parts ...steps) steps {
+	var out steps
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// loginSteps fill and send the password form of the page shown.
+func loginSteps(email, password string) steps {
+	return steps{
+		chromedp.WaitVisible(chromedp.CSS(`form[data-group="password"] input[name="identifier"]`)),
+		chromedp.SendKeys(chromedp.CSS(`form[data-group="password"] input[name="identifier"]`), email),
+		chromedp.SendKeys(chromedp.CSS(`form[data-group="password"] input[name="password"]`), password),
+		chromedp.Click(chromedp.CSS(`form[data-group="password"] button[value="password"]`)),
+	}
+}
+
+// logoutSteps sign out from the menu and wait for the login form.
+var logoutSteps = steps{chromedp.Click(chromedp.CSS(`form[action="/logg-ut"] button`)), chromedp.WaitVisible(chromedp.CSS(`form[data-group="password"]`))}
+
+// stepwise runs a journey one step at a time, each bounded, so a failure
+// names its step and leaves a screenshot.
+func stepwise(t *testing.T, ctx context.Context, name string, parts ...steps) error {
+	t.Helper()
+	i := 0
+	for _, ss := range parts {
+		for _, s := range ss {
+			sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			err := chromedp.Do(sctx, s)
+			cancel()
+			if err != nil {
+				screenshot(t, ctx, fmt.Sprintf("%s-%d", name, i))
+				return fmt.Errorf("%s step %d: %w", name, i, err)
+			}
+			i++
+		}
+	}
+	return nil
 }
 
 // sessionToken signs in through Kratos' native flow, as an API client would.

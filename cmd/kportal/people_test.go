@@ -50,22 +50,7 @@ func TestBrowserLISInvitesSupervisor(t *testing.T) {
 	tn := peopleTenant(t, cfg, tenants.KindKommune, map[string][]string{lisEmail: {"lis"}})
 
 	ctx := chromium(t)
-	type steps = []chromedp.Action[chromedp.Void]
-	loginAs := func(email, password string) steps {
-		return steps{
-			chromedp.WaitVisible(chromedp.CSS(`form[data-group="password"] input[name="identifier"]`)),
-			chromedp.SendKeys(chromedp.CSS(`form[data-group="password"] input[name="identifier"]`), email),
-			chromedp.SendKeys(chromedp.CSS(`form[data-group="password"] input[name="password"]`), password),
-			chromedp.Click(chromedp.CSS(`form[data-group="password"] button[value="password"]`)),
-		}
-	}
-	seq := func(parts ...steps) steps {
-		var out steps
-		for _, p := range parts {
-			out = append(out, p...)
-		}
-		return out
-	}
+	loginAs := loginSteps
 	page := srv.URL + "/t/" + tn.Slug + "/invitasjoner"
 	err := chromedp.Do(ctx, seq(
 		steps{chromedp.Navigate(page)},

@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -338,32 +337,9 @@ func TestBrowserAdvisoryJourney(t *testing.T) {
 	w, uao := advisoryWorld(t, cfg)
 	base := srv.URL + "/t/" + w.tn.Slug
 	ctx := chromium(t)
-	type steps = []chromedp.Action[chromedp.Void]
-	loginAs := func(u goalUser) steps {
-		return steps{
-			chromedp.WaitVisible(chromedp.CSS(`form[data-group="password"] input[name="identifier"]`)),
-			chromedp.SendKeys(chromedp.CSS(`form[data-group="password"] input[name="identifier"]`), u.email),
-			chromedp.SendKeys(chromedp.CSS(`form[data-group="password"] input[name="password"]`), u.password),
-			chromedp.Click(chromedp.CSS(`form[data-group="password"] button[value="password"]`)),
-		}
-	}
-	logout := steps{chromedp.Click(chromedp.CSS(`form[action="/logg-ut"] button`)), chromedp.WaitVisible(chromedp.CSS(`form[data-group="password"]`))}
-	do := func(name string, parts ...steps) error {
-		i := 0
-		for _, ss := range parts {
-			for _, s := range ss {
-				sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-				err := chromedp.Do(sctx, s)
-				cancel()
-				if err != nil {
-					screenshot(t, ctx, fmt.Sprintf("%s-%d", name, i))
-					return fmt.Errorf("%s step %d: %w", name, i, err)
-				}
-				i++
-			}
-		}
-		return nil
-	}
+	loginAs := func(u goalUser) steps { return loginSteps(u.email, u.password) }
+	logout := logoutSteps
+	do := func(name string, parts ...steps) error { return stepwise(t, ctx, name, parts...) }
 	day := time.Now().In(web.Oslo).AddDate(0, 0, 1)
 	const referat = "Avtalt: ti artroskopier før neste samtale."
 	err := do("advisory-plan",

@@ -79,7 +79,7 @@ type Scope struct {
 //
 // Inside OneTx with the same tenant it joins that transaction instead.
 func WithTenantTx(ctx context.Context, db bun.IDB, scope Scope, fn func(ctx context.Context, tx bun.Tx) error) error {
-	if s, ok := ctx.Value(oneTxKey{}).(*oneTx); ok && s.scope.TenantID == scope.TenantID &&
+	if s, ok := ctx.Value(oneTxKey{}).(*oneTx); ok && s.db == db && s.scope.TenantID == scope.TenantID &&
 		(scope.PersonID == s.scope.PersonID || scope.PersonID == uuid.Nil) {
 		return fn(ctx, s.tx)
 	}
@@ -94,6 +94,7 @@ func WithTenantTx(ctx context.Context, db bun.IDB, scope Scope, fn func(ctx cont
 type oneTxKey struct{}
 
 type oneTx struct {
+	db    bun.IDB // joined only through the same database handle (role)
 	scope Scope
 	tx    bun.Tx
 }
@@ -107,7 +108,7 @@ type oneTx struct {
 // write and go on after a refusal.
 func OneTx(ctx context.Context, db bun.IDB, scope Scope, fn func(ctx context.Context) error) error {
 	return WithTenantTx(ctx, db, scope, func(ctx context.Context, tx bun.Tx) error {
-		return fn(context.WithValue(ctx, oneTxKey{}, &oneTx{scope: scope, tx: tx}))
+		return fn(context.WithValue(ctx, oneTxKey{}, &oneTx{db: db, scope: scope, tx: tx}))
 	})
 }
 

@@ -148,13 +148,15 @@ func TestOneTxIsJoinedByTheSameTenantOnly(t *testing.T) {
 		}
 		return id
 	}
-	var outer, same, noPerson, other int64
+	var outer, same, noPerson, other, owner int64
 	err := tenants.OneTx(ctx, db, tenants.Scope{TenantID: a.ID, PersonID: p}, func(ctx context.Context) error {
 		outer = txid(ctx, tenants.Scope{TenantID: a.ID, PersonID: p})
 		same = txid(ctx, tenants.Scope{TenantID: a.ID, PersonID: p})
 		noPerson = txid(ctx, tenants.Scope{TenantID: a.ID})
 		other = txid(ctx, tenants.Scope{TenantID: b.ID, PersonID: p})
-		return nil
+		return tenants.WithTenantTx(ctx, testenv.Get(t).Owner, tenants.Scope{TenantID: a.ID, PersonID: p}, func(ctx context.Context, tx bun.Tx) error {
+			return tx.NewRaw("SELECT txid_current()").Scan(ctx, &owner)
+		})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -164,6 +166,9 @@ func TestOneTxIsJoinedByTheSameTenantOnly(t *testing.T) {
 	}
 	if other == outer {
 		t.Error("another tenant joined the page's transaction")
+	}
+	if owner == outer {
+		t.Error("a call through another database handle (the owner role) joined the page's transaction")
 	}
 	if after := txid(ctx, tenants.Scope{TenantID: a.ID, PersonID: p}); after == outer {
 		t.Error("a call after OneTx joined its transaction")

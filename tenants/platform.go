@@ -28,8 +28,10 @@ type PlatformRole struct {
 }
 
 // AccessOf is what a person may reach, read on every request by the session
-// middleware: their memberships (as ForPerson) and their platform roles, in
-// one statement and one round trip.
+// middleware: their memberships, by tenant name, and their platform roles, in
+// one prepared statement and one round trip. kportal_memberships_of reads the
+// memberships under row-level security with the person in force (migration
+// …004_memberships_of), so no transaction is needed.
 func AccessOf(ctx context.Context, db bun.IDB, personID uuid.UUID) ([]Membership, []PlatformRole, error) {
 	var rows []struct {
 		Tenant

@@ -14,7 +14,6 @@ import (
 
 	"kportal/modules/apperr"
 	"kportal/modules/hook"
-	"kportal/storage"
 )
 
 // Kind is what sort of organisation a tenant is.
@@ -164,26 +163,11 @@ type Membership struct {
 	Roles  []string
 }
 
-// ForPerson lists the tenants a person belongs to. It runs with the person (and
-// no tenant) in force: the memberships policy lets a person see their own rows.
+// ForPerson lists the tenants a person belongs to, with their roles there
+// (AccessOf without the platform roles).
 func ForPerson(ctx context.Context, db bun.IDB, personID uuid.UUID) ([]Membership, error) {
-	var rows []struct {
-		Tenant
-		Roles []string `bun:"roles,array"`
-	}
-	// Every request asks this (the session middleware): one round trip, a
-	// prepared statement; the function reads under row-level security with
-	// the person in force (migration …004_memberships_of).
-	err := storage.Select(ctx, db, &rows, `SELECT t.*, m.roles FROM kportal_memberships_of(?) AS m
-		JOIN tenants AS t ON t.id = m.tenant_id ORDER BY t.name`, personID)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Membership, len(rows))
-	for i, r := range rows {
-		out[i] = Membership{Tenant: r.Tenant, Roles: r.Roles}
-	}
-	return out, nil
+	ms, _, err := AccessOf(ctx, db, personID)
+	return ms, err
 }
 
 // AddMembership gives a person a role in a tenant (idempotent), in a

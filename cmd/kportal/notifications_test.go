@@ -178,7 +178,7 @@ func TestBrowserNotificationSettings(t *testing.T) {
 	deliveries := func() int {
 		return countIn(t, tn.ID, "SELECT count(*) FROM deliveries WHERE tenant_id = ? AND recipient_id = ?", tn.ID, person)
 	}
-	waitUntil(t, 20*time.Second, "two notices", func() bool { return deliveries() == 2 })
+	testenv.WaitFor(t, 20*time.Second, "two notices", func() bool { return deliveries() == 2 })
 	testenv.WaitForMails(t, email, 1, 15*time.Second)
 
 	ctx := chromium(t)
@@ -207,7 +207,7 @@ func TestBrowserNotificationSettings(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid="notices"] [data-testid="mark-read"]`))); err != nil {
 		fail("notices-read", "mark read: %v", err)
 	}
-	waitUntil(t, 10*time.Second, "the count to fall to 1", func() bool { return text(`[data-testid="notices"] [data-testid="unread-count"]`) == "1" })
+	testenv.WaitFor(t, 10*time.Second, "the count to fall to 1", func() bool { return text(`[data-testid="notices"] [data-testid="unread-count"]`) == "1" })
 
 	box := `[id="goal.approved.email"]`
 	if err := chromedp.Do(ctx,
@@ -245,21 +245,10 @@ func TestBrowserNotificationSettings(t *testing.T) {
 		}
 	}
 	emitTo(t, tn.ID, "goal.approved", person, map[string]any{"goal_code": "KLS-011"})
-	waitUntil(t, 20*time.Second, "the third notice", func() bool { return deliveries() == 3 })
+	testenv.WaitFor(t, 20*time.Second, "the third notice", func() bool { return deliveries() == 3 })
 	time.Sleep(time.Second)
 	if got := testenv.MailsTo(t, email); len(got) != 1 {
 		t.Fatalf("%d e-mails; the second approval was sent although turned off", len(got))
-	}
-}
-
-func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s", limit, what)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -307,7 +296,7 @@ func TestGoalApprovalMailsOnce(t *testing.T) {
 		t.Fatalf("saving settings: %d %s", status, where)
 	}
 	approve("KLS-002")
-	waitUntil(t, 20*time.Second, "the second notice", func() bool {
+	testenv.WaitFor(t, 20*time.Second, "the second notice", func() bool {
 		return countIn(t, w.tn.ID, "SELECT count(*) FROM deliveries WHERE tenant_id = ? AND recipient_id = ? AND type = 'goal.approved'", w.tn.ID, w.lis.id) == 2
 	})
 	time.Sleep(time.Second)
@@ -334,7 +323,7 @@ func TestIsolationNoticesHTTP(t *testing.T) {
 	colleagueEmail, colleaguePassword, _ := member(t, cfg, "Nora", a, "lis")
 	emitTo(t, a.ID, "goal.returned", person, map[string]any{"goal_code": "KLS-020"})
 	var eventID int64
-	waitUntil(t, 20*time.Second, "the notice", func() bool {
+	testenv.WaitFor(t, 20*time.Second, "the notice", func() bool {
 		_ = tenants.WithTenantTx(context.Background(), testenv.Get(t).App, tenants.Scope{TenantID: a.ID}, func(ctx context.Context, tx bun.Tx) error {
 			return tx.NewRaw("SELECT coalesce(max(event_id), 0) FROM deliveries WHERE tenant_id = ?", a.ID).Scan(ctx, &eventID)
 		})

@@ -138,18 +138,6 @@ func deliveriesTo(t *testing.T, db bun.IDB, tenantID, person uuid.UUID) []delive
 	return out
 }
 
-// waitFor polls cond until it holds or limit passes.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s", limit, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // An approval produces exactly one e-mail, with a link to the goal and one to
 // the settings, however often the event is relayed or its task runs.
 func TestApprovalSendsExactlyOneEmail(t *testing.T) {
@@ -206,7 +194,7 @@ func TestTypeTurnedOffSendsNoEmail(t *testing.T) {
 	emit(t, f.env.App, f.tenant.ID, "goal.approved", other.ID, map[string]any{"goal_code": "KLS-002"})
 	f.relayAll(t)
 	testenv.WaitForMails(t, other.Email, 1, 15*time.Second) // the other one still gets theirs
-	waitFor(t, 10*time.Second, "the notice", func() bool { return len(deliveriesTo(t, f.env.App, f.tenant.ID, lis.ID)) == 1 })
+	testenv.WaitFor(t, 10*time.Second, "the notice", func() bool { return len(deliveriesTo(t, f.env.App, f.tenant.ID, lis.ID)) == 1 })
 	time.Sleep(time.Second)
 	if got := testenv.MailsTo(t, lis.Email); len(got) != 0 {
 		t.Fatalf("%d e-mails for a type turned off", len(got))
@@ -306,7 +294,7 @@ func TestWeeklySummaryOnePerPerson(t *testing.T) {
 	emit(t, f.env.App, f.tenant.ID, "activity.signature_requested", sup.ID, map[string]any{"title": "Appendektomi", "lis_name": "Eirik"})
 	emit(t, f.env.App, f.tenant.ID, "goal.approved", idle.ID, map[string]any{"goal_code": "KLS-003"}) // e-mail, not in the summary
 	f.relayAll(t)
-	waitFor(t, 15*time.Second, "deliveries", func() bool {
+	testenv.WaitFor(t, 15*time.Second, "deliveries", func() bool {
 		return len(deliveriesTo(t, f.env.App, f.tenant.ID, lis.ID)) == 2 && len(deliveriesTo(t, f.env.App, second.ID, lis.ID)) == 1 &&
 			len(deliveriesTo(t, f.env.App, f.tenant.ID, sup.ID)) == 1 && len(deliveriesTo(t, f.env.App, f.tenant.ID, idle.ID)) == 1
 	})
@@ -368,7 +356,7 @@ func startRedis(t *testing.T, port int) *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		t.Skipf("redis-server: %v", err)
 	}
-	waitFor(t, 10*time.Second, "redis-server", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "redis-server", func() bool {
 		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		if err == nil {
 			c.Close()
@@ -418,7 +406,7 @@ func TestRedisDownEventsWait(t *testing.T) {
 	}
 	back := startRedis(t, port)
 	defer func() { _ = back.Process.Kill(); _ = back.Wait() }()
-	waitFor(t, 15*time.Second, "the relay to send the waiting event", func() bool { return pending() == 0 })
+	testenv.WaitFor(t, 15*time.Second, "the relay to send the waiting event", func() bool { return pending() == 0 })
 	stop()
 	<-stopped
 	if n, err := relay.Once(ctx); err != nil || n != 0 {
@@ -447,7 +435,7 @@ func TestIsolationNotifications(t *testing.T) {
 	f.startWorker(t)
 	emit(t, f.env.App, f.tenant.ID, "goal.approved", lis.ID, map[string]any{"goal_code": "KLS-005"})
 	f.relayAll(t)
-	waitFor(t, 15*time.Second, "the notice", func() bool { return len(deliveriesTo(t, f.env.App, f.tenant.ID, lis.ID)) == 1 })
+	testenv.WaitFor(t, 15*time.Second, "the notice", func() bool { return len(deliveriesTo(t, f.env.App, f.tenant.ID, lis.ID)) == 1 })
 	var eventID int64
 	_ = tenants.WithTenantTx(ctx, f.env.App, tenants.Scope{TenantID: f.tenant.ID}, func(ctx context.Context, tx bun.Tx) error {
 		return tx.NewRaw("SELECT event_id FROM deliveries WHERE tenant_id = ?", f.tenant.ID).Scan(ctx, &eventID)
@@ -554,7 +542,7 @@ func TestDigestScheduledWednesdayMorningInOslo(t *testing.T) {
 	in := asynq.NewInspector(f.redis)
 	defer in.Close()
 	var entries []*asynq.SchedulerEntry
-	waitFor(t, 15*time.Second, "the scheduler's entry", func() bool {
+	testenv.WaitFor(t, 15*time.Second, "the scheduler's entry", func() bool {
 		entries, _ = in.SchedulerEntries()
 		return len(entries) > 0
 	})

@@ -58,3 +58,15 @@ func WaitForMails(t testing.TB, address string, n int, timeout time.Duration) []
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// WaitFor polls cond every 100 ms until it holds; it fails the test after limit.
+func WaitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", limit, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

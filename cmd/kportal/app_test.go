@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -281,5 +282,41 @@ func TestRevokedSessionStopsWithinTheCacheTime(t *testing.T) {
 			t.Fatalf("the revoked session still works %s later", time.Since(revoked).Round(time.Millisecond))
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// countingReader is an endless body that counts what was read of it.
+type countingReader struct{ n atomic.Int64 }
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'x'
+	}
+	r.n.Add(int64(len(p)))
+	return len(p), nil
+}
+
+// A multipart post without a CSRF token in its header or URL is refused
+// before its body is read: the token is never looked for in a multipart
+// body, which would read an upload of any size from anyone (the upload
+// route has no general body limit).
+func TestMultipartWithoutTokenIsRefusedUnread(t *testing.T) {
+	cfg := testConfig(t)
+	_, srv := startApp(t, cfg, false)
+	for _, path := range []string{"/t/finnes-ikke/dokumenter", "/katalog"} {
+		body := &countingReader{}
+		part := strings.NewReader("--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n\r\n")
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, io.MultiReader(part, io.LimitReader(body, 1<<30)))
+		req.Header.Set("Content-Type", "multipart/form-data; boundary=x")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		if err == nil && resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST %s: %d, want 403", path, resp.StatusCode)
+		}
+		if read := body.n.Load(); read > 8<<20 {
+			t.Errorf("POST %s: %d MB of the body were read before the refusal", path, read>>20)
+		}
 	}
 }

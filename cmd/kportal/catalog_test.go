@@ -30,7 +30,7 @@ func catUpload(t *testing.T, b *browser, csrf, label string, files map[string]st
 		_, _ = io.WriteString(f, content)
 	}
 	_ = w.Close()
-	req, _ := http.NewRequest(http.MethodPost, b.base+"/katalog", &body)
+	req, _ := http.NewRequest(http.MethodPost, b.base+"/katalog?_csrf="+url.QueryEscape(csrf), &body) // as the form sends it: never looked for in a multipart body
 	req.Header.Set("Content-Type", w.FormDataContentType())
 	resp, err := b.c.Do(req)
 	if err != nil {

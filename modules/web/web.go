@@ -17,6 +17,7 @@ import (
 
 	"kportal/modules"
 	"kportal/modules/apperr"
+	"kportal/storage"
 )
 
 //go:embed templates/layout.html
@@ -92,6 +93,10 @@ func (m *Module) ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		code, msg := apperr.CodeOf(err), apperr.MessageOf(err)
+		if code == apperr.Internal && storage.IsDataError(err) {
+			// A value no check caught before PostgreSQL did: bad input, not our failure.
+			code, msg = apperr.Invalid, "Noe av det du sendte kan ikke lagres: ugyldige tegn, eller en dato eller et tall utenfor det gyldige. Rett det og prøv igjen."
+		}
 		var he *echo.HTTPError
 		if errors.As(err, &he) {
 			code = apperr.FromStatus(he.Code)
@@ -144,6 +149,28 @@ func errorTitle(status int) string {
 	return "Kan ikke gjøres"
 }
 
+func isMultipart(c echo.Context) bool {
+	return strings.HasPrefix(c.Request().Header.Get(echo.HeaderContentType), echo.MIMEMultipartForm)
+}
+
+// csrf protects forms, looking for the token where lookup says; requests
+// that skip says are left to the other instance.
+func csrf(secureCookies bool, lookup string, skip func(echo.Context) bool) echo.MiddlewareFunc {
+	return middleware.CSRFWithConfig(middleware.CSRFConfig{
+		TokenLookup:    lookup,
+		CookieName:     "kportal_csrf",
+		CookiePath:     "/",
+		CookieHTTPOnly: true,
+		CookieSecure:   secureCookies,
+		CookieSameSite: http.SameSiteLaxMode,
+		// API clients authenticate with a session token header, not a cookie,
+		// so a cross-site page cannot make them act.
+		Skipper: func(c echo.Context) bool {
+			return skip(c) || c.Request().Header.Get("X-Session-Token") != "" && c.Request().Header.Get("Cookie") == ""
+		},
+	})
+}
+
 // Security is the middleware every response passes: security headers and CSRF
 // protection of forms. secureCookies is true behind HTTPS.
 func Security(secureCookies bool) []echo.MiddlewareFunc {
@@ -156,18 +183,10 @@ func Security(secureCookies bool) []echo.MiddlewareFunc {
 			ReferrerPolicy:        "same-origin",
 			ContentSecurityPolicy: "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'",
 		}),
-		middleware.CSRFWithConfig(middleware.CSRFConfig{
-			TokenLookup:    "header:X-CSRF-Token,query:_csrf,form:_csrf", // query: a multipart upload is not parsed whole to find it
-			CookieName:     "kportal_csrf",
-			CookiePath:     "/",
-			CookieHTTPOnly: true,
-			CookieSecure:   secureCookies,
-			CookieSameSite: http.SameSiteLaxMode,
-			// API clients authenticate with a session token header, not a cookie,
-			// so a cross-site page cannot make them act.
-			Skipper: func(c echo.Context) bool {
-				return c.Request().Header.Get("X-Session-Token") != "" && c.Request().Header.Get("Cookie") == ""
-			},
-		}),
+		// A multipart body is never parsed to look for the token (that would read
+		// an upload of any size, from anyone, before the session is checked): such
+		// forms carry it in the header or the URL.
+		csrf(secureCookies, "header:X-CSRF-Token,query:_csrf,form:_csrf", func(c echo.Context) bool { return isMultipart(c) }),
+		csrf(secureCookies, "header:X-CSRF-Token,query:_csrf", func(c echo.Context) bool { return !isMultipart(c) }),
 	}
 }

@@ -5,11 +5,14 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
@@ -46,4 +49,13 @@ func OpenDB(ctx context.Context, dsn string, maxConns int) (*bun.DB, error) {
 // Tx runs fn in a transaction, committing when fn returns nil.
 func Tx(ctx context.Context, db bun.IDB, fn func(ctx context.Context, tx bun.Tx) error) error {
 	return db.RunInTx(ctx, &sql.TxOptions{}, fn)
+}
+
+// IsDataError reports whether PostgreSQL refused a value itself (SQLSTATE
+// class 22: bytes that are not UTF-8 or hold NUL, a date or number out of
+// range, text that is no uuid): the input was bad, and the statement, with
+// its transaction, was rolled back.
+func IsDataError(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && strings.HasPrefix(pe.Code, "22")
 }

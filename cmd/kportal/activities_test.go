@@ -172,6 +172,18 @@ func TestActivitiesSigningHTTP(t *testing.T) {
 		}
 	})
 
+	t.Run("a value PostgreSQL refuses (a NUL byte) is bad input: 422, nothing saved", func(t *testing.T) {
+		before := actNewest(t, s)
+		status, _, page := lis.post(s.path("/aktiviteter"), url.Values{"_csrf": {csrf}, "kind": {"course"}, "title": {"Kurs\x00"},
+			"done_on": {"2026-01-12"}, "supervisor": {s.sup.String()}})
+		if status != http.StatusUnprocessableEntity || !strings.Contains(page, "kan ikke lagres") {
+			t.Fatalf("NUL in a title: %d", status)
+		}
+		if actNewest(t, s) != before {
+			t.Fatal("an activity was saved")
+		}
+	})
+
 	t.Run("several signed at once in one POST", func(t *testing.T) {
 		var ids []string
 		for _, title := range []string{"Kurs A", "Kurs B"} {

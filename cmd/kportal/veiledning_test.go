@@ -82,6 +82,11 @@ func TestAdvisoryOverHTTP(t *testing.T) {
 		!strings.Contains(page, "PED-077 er ikke i planen") {
 		t.Fatalf("bad plan: %d\n%s", status, page)
 	}
+	// A date Go reads but PostgreSQL refuses is bad input too, not a failure of ours.
+	status, _, page = vei.post(base+"/veiledning", url.Values{"_csrf": {csrfFrom(t, page)}, "lis": {w.lis.id.String()}, "date": {"0000-01-01"}, "time": {"10:00"}, "place": {"Rom 1"}})
+	if status != http.StatusUnprocessableEntity || !strings.Contains(page, "kan ikke lagres") {
+		t.Fatalf("year 0: %d", status)
+	}
 	day := time.Now().In(web.Oslo).AddDate(0, 0, 1).Format("2006-01-02")
 	path := planSession(t, vei, base, w, day)
 

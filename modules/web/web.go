@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -95,7 +96,7 @@ func (m *Module) ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		code, msg := apperr.CodeOf(err), apperr.MessageOf(err)
 		if code == apperr.Internal && storage.IsDataError(err) {
 			// A value no check caught before PostgreSQL did: bad input, not our failure.
-			code, msg = apperr.Invalid, "Noe av det du sendte kan ikke lagres: ugyldige tegn, eller en dato eller et tall utenfor det gyldige. Rett det og prøv igjen."
+			code, msg = apperr.Invalid, invalidInput
 		}
 		var he *echo.HTTPError
 		if errors.As(err, &he) {
@@ -149,6 +150,36 @@ func errorTitle(status int) string {
 	return "Kan ikke gjøres"
 }
 
+// cleanInput refuses query strings and plain forms holding a NUL byte or
+// bytes that are not UTF-8: no field anywhere may hold them, and PostgreSQL
+// cuts a query at a NUL. (Multipart bodies are files; their handlers check
+// their own text fields.)
+func cleanInput(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		bad := func(vs map[string][]string) bool {
+			for k, v := range vs {
+				for _, x := range append(v, k) {
+					if !utf8.ValidString(x) || strings.ContainsRune(x, 0) {
+						return true
+					}
+				}
+			}
+			return false
+		}
+		if bad(c.QueryParams()) {
+			return apperr.New(apperr.Invalid, invalidInput)
+		}
+		if strings.HasPrefix(c.Request().Header.Get(echo.HeaderContentType), echo.MIMEApplicationForm) {
+			if form, err := c.FormParams(); err == nil && bad(form) {
+				return apperr.New(apperr.Invalid, invalidInput)
+			}
+		}
+		return next(c)
+	}
+}
+
+const invalidInput = "Noe av det du sendte kan ikke lagres: ugyldige tegn, eller en dato eller et tall utenfor det gyldige. Rett det og prøv igjen."
+
 func isMultipart(c echo.Context) bool {
 	return strings.HasPrefix(c.Request().Header.Get(echo.HeaderContentType), echo.MIMEMultipartForm)
 }
@@ -188,5 +219,6 @@ func Security(secureCookies bool) []echo.MiddlewareFunc {
 		// forms carry it in the header or the URL.
 		csrf(secureCookies, "header:X-CSRF-Token,query:_csrf,form:_csrf", func(c echo.Context) bool { return isMultipart(c) }),
 		csrf(secureCookies, "header:X-CSRF-Token,query:_csrf", func(c echo.Context) bool { return !isMultipart(c) }),
+		cleanInput,
 	}
 }

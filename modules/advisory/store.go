@@ -193,14 +193,22 @@ func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, advisor tenants.
 			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, tenantID, lisID, advisor.PersonID, startsAt, place, topics, pgdialect.Array(dedupe(codes))).Scan(ctx, &id); err != nil {
 			return err
 		}
-		if err := tenants.Emit(ctx, tx, tenants.Event{TenantID: tenantID, Topic: TopicPlanned, Recipient: lisID, Payload: map[string]any{
-			"session_id": id, "starts_at": startsAt, "place": place, "advisor": advisor.Name}}); err != nil {
+		payload := eventPayload(id, startsAt)
+		payload["advisor_name"], payload["place"] = advisor.Name, place
+		if err := tenants.Emit(ctx, tx, tenants.Event{TenantID: tenantID, Topic: TopicPlanned, Recipient: lisID, Payload: payload}); err != nil {
 			return err
 		}
 		out, err = loadSession(ctx, tx, tenantID, id)
 		return err
 	})
 	return out, err
+}
+
+// eventPayload is what a samtale's notifications say and link to (the
+// notifications module reads when, path and advisor_name).
+func eventPayload(id uuid.UUID, startsAt time.Time) map[string]any {
+	return map[string]any{"session_id": id, "starts_at": startsAt,
+		"when": startsAt.In(web.Oslo).Format("2.1.2006 kl. 15.04"), "path": "/veiledning/" + id.String()}
 }
 
 func uuidStrings(ids []uuid.UUID) []string {
@@ -538,7 +546,7 @@ func RemindPreparations(ctx context.Context, db bun.IDB, now time.Time) (int, er
 			}
 			for _, d := range due {
 				if err := tenants.Emit(ctx, tx, tenants.Event{TenantID: tenantID, Topic: TopicPreparationDue, Recipient: d.PersonID,
-					Payload: map[string]any{"session_id": d.SessionID, "starts_at": d.StartsAt}}); err != nil {
+					Payload: eventPayload(d.SessionID, d.StartsAt)}); err != nil {
 					return err
 				}
 			}

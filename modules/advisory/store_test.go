@@ -13,6 +13,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"kportal/modules/apperr"
+	"kportal/modules/web"
 	"kportal/storage/testenv"
 	"kportal/tenants"
 	"kportal/workers"
@@ -135,7 +136,9 @@ func TestPlanWriteAndComplete(t *testing.T) {
 	if s.Status != StatusPlanned || len(s.GoalCodes) != 1 || s.GoalCodes[0] != "KLS-001" || !s.IsVideo() {
 		t.Fatalf("planned: %+v", s)
 	}
-	if n := testenv.Count(t, env.App, f.a.ID, "SELECT count(*) FROM outbox WHERE topic = 'advisory.planned' AND recipient_id = ? AND payload->>'session_id' = ?", f.lis.PersonID, s.ID.String()); n != 1 {
+	if n := testenv.Count(t, env.App, f.a.ID, `SELECT count(*) FROM outbox WHERE topic = 'advisory.planned' AND recipient_id = ? AND payload->>'session_id' = ?
+		AND payload->>'path' = '/veiledning/' || ? AND payload->>'when' = ? AND payload->>'advisor_name' <> ''`,
+		f.lis.PersonID, s.ID.String(), s.ID.String(), s.StartsAt.In(web.Oslo).Format("2.1.2006 kl. 15.04")); n != 1 {
 		t.Fatalf("advisory.planned events for the LIS: %d", n)
 	}
 

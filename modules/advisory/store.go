@@ -337,6 +337,17 @@ func writable(ctx context.Context, tx bun.IDB, tenantID, person, id uuid.UUID) (
 	if ss[0].Status == StatusCompleted {
 		return nil, party, apperr.New(apperr.Conflict, "Samtalen er ferdigstilt og kan ikke endres lenger.")
 	}
+	if party == PartyAdvisor {
+		// The veileder who held it still reads it after a change of veileder;
+		// only the LIS's veileder now writes or completes it.
+		ok, err := tenants.Advises(ctx, tx, tenantID, person, ss[0].LisID)
+		if err != nil {
+			return nil, party, err
+		}
+		if !ok {
+			return nil, party, apperr.New(apperr.Forbidden, "Du er ikke lenger veileder for denne LIS-en. Samtalen kan leses, men ikke endres.")
+		}
+	}
 	return &ss[0], party, nil
 }
 

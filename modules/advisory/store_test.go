@@ -431,3 +431,24 @@ func TestPreparationDueJobAndSchedule(t *testing.T) {
 	}
 	sched.Shutdown()
 }
+
+// After a change of veileder the one who planned a samtale still reads it but
+// can no longer write in it or complete it; the new veileder can.
+func TestReplacedVeilederReadsButDoesNotWrite(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.plan(t, 24*time.Hour)
+	relate(t, testenv.Get(t).App, f.a, f.lis.PersonID, tenants.RelVeileder, f.otherVeileder.PersonID)
+	if err := f.s.SaveNote(ctx, f.a.ID, f.veileder, s.ID, KindMinutes, "Etter byttet"); !apperr.Is(err, apperr.Forbidden) {
+		t.Fatalf("the replaced veileder wrote: %v", err)
+	}
+	if err := f.s.Complete(ctx, f.a.ID, f.veileder, s.ID); !apperr.Is(err, apperr.Forbidden) {
+		t.Fatalf("the replaced veileder completed: %v", err)
+	}
+	if _, party, err := f.s.Get(ctx, f.a.ID, f.veileder.PersonID, s.ID); err != nil || party != PartyAdvisor {
+		t.Fatalf("the replaced veileder reads: %v %v", party, err)
+	}
+	if err := f.s.SaveNote(ctx, f.a.ID, f.otherVeileder, s.ID, KindMinutes, "Ny veileder"); err != nil {
+		t.Fatalf("the new veileder: %v", err)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"kportal/modules"
 	"kportal/modules/apperr"
 	"kportal/modules/web"
+	"kportal/tenants"
 	"kportal/workers"
 )
 
@@ -113,11 +114,16 @@ func (m *Module) fresh(c echo.Context) error {
 	ctx := c.Request().Context()
 	v := modules.ViewerFrom(ctx)
 	var p listPage
-	var err error
-	if p.Unread, err = m.store.Unread(ctx, v.Tenant.ID, v.PersonID); err != nil {
+	// Every open home page asks every 20 seconds: one transaction.
+	err := tenants.OneTx(ctx, m.db, tenants.Scope{TenantID: v.Tenant.ID, PersonID: v.PersonID}, func(ctx context.Context) error {
+		var err error
+		if p.Unread, err = m.store.Unread(ctx, v.Tenant.ID, v.PersonID); err != nil {
+			return err
+		}
+		p.Notices, err = m.store.Notices(ctx, v.Tenant.ID, v.PersonID, true, 5)
 		return err
-	}
-	if p.Notices, err = m.store.Notices(ctx, v.Tenant.ID, v.PersonID, true, 5); err != nil {
+	})
+	if err != nil {
 		return err
 	}
 	return m.pages.Render(c, http.StatusOK, "fresh", "Nye varsler", p)

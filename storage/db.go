@@ -55,7 +55,13 @@ func Tx(ctx context.Context, db bun.IDB, fn func(ctx context.Context, tx bun.Tx)
 // class 22: bytes that are not UTF-8 or hold NUL, a date or number out of
 // range, text that is no uuid): the input was bad, and the statement, with
 // its transaction, was rolled back.
-func IsDataError(err error) bool {
+func IsDataError(err error) bool { return strings.HasPrefix(SQLState(err), "22") }
+
+// SQLState is the SQLSTATE PostgreSQL answered err with ("" for other errors).
+func SQLState(err error) string {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && strings.HasPrefix(pe.Code, "22")
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
 }

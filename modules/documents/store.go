@@ -516,14 +516,18 @@ func (s *Store) Delete(ctx context.Context, tenantID uuid.UUID, owner tenants.Ac
 		if err := s.fillReferences(ctx, tx, tenantID, docs); err != nil {
 			return err
 		}
+		kept := apperr.New(apperr.Conflict, "Dokumentet er en del av noe som er signert, godkjent eller venter på behandling, og blir tatt vare på. Det kan ikke slettes.")
 		if docs[0].Locked() {
-			return apperr.New(apperr.Conflict, "Dokumentet er en del av noe som er signert, godkjent eller venter på behandling, og blir tatt vare på. Det kan ikke slettes.")
+			return kept
 		}
 		key = docs[0].ObjectKey
 		if _, err := tx.ExecContext(ctx, "INSERT INTO document_objects_pending (tenant_id, object_key) VALUES (?, ?) ON CONFLICT DO NOTHING", tenantID, key); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, "DELETE FROM documents WHERE tenant_id = ? AND id = ?", tenantID, id)
+		if storage.SQLState(err) == "23001" { // referred to since the check above: the database's trigger keeps it
+			return kept
+		}
 		return err
 	})
 	if err != nil {

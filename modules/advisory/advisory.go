@@ -172,7 +172,6 @@ func (m *Module) create(c echo.Context) error {
 
 type sessionPage struct {
 	Session  *Session
-	Party    Party
 	Me       uuid.UUID
 	Advisor  bool
 	Own      bool // held in this tenant (not history from another helseforetak)
@@ -227,7 +226,7 @@ func (m *Module) renderSession(c echo.Context, status int, failed string, proble
 	if err != nil {
 		return err
 	}
-	p := sessionPage{Session: s, Party: party, Me: v.PersonID, Advisor: party == PartyAdvisor, Own: s.TenantID == v.Tenant.ID,
+	p := sessionPage{Session: s, Me: v.PersonID, Advisor: party == PartyAdvisor, Own: s.TenantID == v.Tenant.ID,
 		Failed: failed, Errors: apperr.FieldsOf(problem), Saved: c.QueryParam("lagret"), Complete: c.QueryParam("ferdigstilt") != ""}
 	p.Drafts = map[string]string{KindPreparation: s.NoteBy(KindPreparation, v.PersonID), KindMinutes: s.NoteBy(KindMinutes, v.PersonID)}
 	if failed != "" {

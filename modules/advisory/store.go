@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -179,7 +180,7 @@ func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, advisor tenants.
 				return err
 			}
 			for _, c := range codes {
-				if !contains(plan, c) {
+				if !slices.Contains(plan, c) {
 					fields["goals"] = "Læringsmålet " + c + " er ikke i planen til LIS-en."
 					break
 				}
@@ -219,19 +220,10 @@ func uuidStrings(ids []uuid.UUID) []string {
 	return out
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func dedupe(codes []string) []string {
 	out := []string{}
 	for _, c := range codes {
-		if !contains(out, c) {
+		if !slices.Contains(out, c) {
 			out = append(out, c)
 		}
 	}
@@ -538,6 +530,7 @@ func RemindPreparations(ctx context.Context, db bun.IDB, now time.Time) (int, er
 		return 0, err
 	}
 	told := 0
+	var errs []error
 	for _, tenantID := range ids {
 		err := tenants.WithTenantTx(ctx, db, tenants.Scope{TenantID: tenantID}, func(ctx context.Context, tx bun.Tx) error {
 			var due []struct {
@@ -568,9 +561,8 @@ func RemindPreparations(ctx context.Context, db bun.IDB, now time.Time) (int, er
 			told += len(due)
 			return nil
 		})
-		if err != nil {
-			return told, err
-		}
+		// One tenant failing leaves the others' reminders due today.
+		errs = append(errs, err)
 	}
-	return told, nil
+	return told, errors.Join(errs...)
 }

@@ -472,3 +472,30 @@ func TestIsolationAdvisorySameRHFHistoryOverHTTP(t *testing.T) {
 		t.Fatalf("a veileder in another RHF lists the samtale:\n%s", page)
 	}
 }
+
+// The overviews are per tenant: a UAO of another helseforetak covering the
+// same specialty sees none of this one's LIS, on the page or in the CSV, and
+// gets 404 for this tenant's overview.
+func TestIsolationProgressOverviews(t *testing.T) {
+	cfg := testConfig(t)
+	_, srv := startApp(t, cfg, false)
+	w, _ := advisoryWorld(t, cfg)
+	other := testTenant(t, "Annet foretak HF", tenants.KindHF)
+	var uao goalUser
+	uao.email, uao.password, uao.id = member(t, cfg, "Olga", other, "uao")
+	if err := tenants.WithTenantTx(context.Background(), testenv.Get(t).App, tenants.Scope{TenantID: other.ID}, func(ctx context.Context, tx bun.Tx) error {
+		return tenants.SetSpecialties(ctx, tx, other.ID, uao.id, "uao", []string{"ORT"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	u := goalLogin(t, srv.URL, uao)
+	for _, path := range []string{"/utdanningsoversikt", "/utdanningsoversikt/csv"} {
+		status, _, page := u.get("/t/" + other.Slug + path)
+		if status != 200 || strings.Contains(page, "Lotte") || strings.Contains(page, w.lis.email) {
+			t.Fatalf("%s in the other tenant: %d\n%s", path, status, page)
+		}
+		if status, _, _ := u.get("/t/" + w.tn.Slug + path); status != http.StatusNotFound {
+			t.Fatalf("%s of the first tenant: %d", path, status)
+		}
+	}
+}

@@ -62,7 +62,7 @@ func (r *Relay) Run(ctx context.Context) {
 		case ctx.Err() != nil:
 			return
 		case err != nil:
-			r.Log.Warn("outbox relay: events wait in PostgreSQL", "err", err)
+			r.Log.Warn("outbox relay: events wait in PostgreSQL", "error", err)
 			wait = min(max(wait*2, every), 30*time.Second) // back off while Redis or PostgreSQL is away
 		case n > 0:
 			wait = 0 // more may be waiting

@@ -52,7 +52,7 @@ func NewServer(redis asynq.RedisConnOpt, concurrency int, log *slog.Logger) *asy
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			retried, _ := asynq.GetRetryCount(ctx)
 			max, _ := asynq.GetMaxRetry(ctx)
-			log.Error("job failed", "type", t.Type(), "retry", retried, "max_retry", max, "err", err)
+			log.Error("job failed", "type", t.Type(), "retry", retried, "max_retry", max, "error", err)
 		}),
 	})
 }

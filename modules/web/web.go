@@ -111,10 +111,10 @@ func (m *Module) ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		status := apperr.Status(code)
 		if status >= 500 {
-			log.Error("request failed", "err", err, "method", c.Request().Method, "path", c.Request().URL.Path,
+			log.Error("request failed", "error", err, "method", c.Request().Method, "path", c.Request().URL.Path,
 				"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 		} else {
-			log.Debug("request refused", "err", err, "path", c.Request().URL.Path)
+			log.Debug("request refused", "error", err, "path", c.Request().URL.Path)
 		}
 		if IsAPI(c) {
 			_ = c.JSON(status, map[string]any{"error": map[string]string{"code": string(code), "message": msg}})
@@ -125,7 +125,7 @@ func (m *Module) ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		if rerr := m.pages.Render(c, status, "error", errorTitle(status), map[string]any{"Status": status, "Message": msg}); rerr != nil {
-			log.Error("rendering error page", "err", rerr)
+			log.Error("rendering error page", "error", rerr)
 			_ = c.String(status, msg)
 		}
 	}

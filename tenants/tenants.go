@@ -7,6 +7,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"runtime"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -80,14 +83,34 @@ type Scope struct {
 func WithTenantTx(ctx context.Context, db bun.IDB, scope Scope, fn func(ctx context.Context, tx bun.Tx) error) error {
 	if s, ok := ctx.Value(oneTxKey{}).(*oneTx); ok && s.db == db && s.scope.TenantID == scope.TenantID &&
 		(scope.PersonID == s.scope.PersonID || scope.PersonID == uuid.Nil) {
-		return fn(ctx, s.tx)
+		return withCaller(fn(ctx, s.tx))
 	}
-	return db.RunInTx(ctx, &sql.TxOptions{}, func(ctx context.Context, tx bun.Tx) error {
+	return withCaller(db.RunInTx(ctx, &sql.TxOptions{}, func(ctx context.Context, tx bun.Tx) error {
 		if err := setScope(ctx, tx, scope); err != nil {
 			return err
 		}
 		return fn(ctx, tx)
-	})
+	}))
+}
+
+// withCaller names the function that ran the transaction on a bare "no rows"
+// (a lookup a store did not turn into NotFound), which alone in a log says
+// nothing of where it came from. errors.Is still finds sql.ErrNoRows.
+func withCaller(err error) error {
+	if err != sql.ErrNoRows {
+		return err
+	}
+	pcs := make([]uintptr, 8)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for {
+		f, more := frames.Next()
+		if !strings.HasPrefix(f.Function, "kportal/tenants.WithTenantTx") && !strings.HasPrefix(f.Function, "kportal/tenants.OneTx") {
+			return fmt.Errorf("%s: %w", f.Function, err)
+		}
+		if !more {
+			return err
+		}
+	}
 }
 
 type oneTxKey struct{}

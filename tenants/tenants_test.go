@@ -2,6 +2,9 @@ package tenants_test
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -251,5 +254,25 @@ func TestAccessOfReadsMembershipsAndPlatformRoles(t *testing.T) {
 	}
 	if ms, prs, err := tenants.AccessOf(ctx, db, nobody); err != nil || len(ms) != 0 || len(prs) != 0 {
 		t.Fatalf("neither: %+v %+v %v", ms, prs, err)
+	}
+}
+
+// A lookup that finds nothing and reaches a log names the function that ran
+// it; callers still recognise it as sql.ErrNoRows.
+func TestHardeningNoRowsNamesItsStore(t *testing.T) {
+	db := testenv.Get(t).App
+	tn := newTenant(t, db, "Helse Tom HF")
+	lookup := func(ctx context.Context) error {
+		return tenants.WithTenantTx(ctx, db, tenants.Scope{TenantID: tn.ID}, func(ctx context.Context, tx bun.Tx) error {
+			var role string
+			return tx.NewRaw("SELECT role FROM memberships WHERE false").Scan(ctx, &role)
+		})
+	}
+	if err := lookup(context.Background()); !errors.Is(err, sql.ErrNoRows) || !strings.Contains(err.Error(), "TestHardeningNoRowsNamesItsStore") {
+		t.Fatalf("alone: %v", err)
+	}
+	err := tenants.OneTx(context.Background(), db, tenants.Scope{TenantID: tn.ID}, lookup)
+	if !errors.Is(err, sql.ErrNoRows) || !strings.Contains(err.Error(), "TestHardeningNoRowsNamesItsStore") || strings.Count(err.Error(), "TestHardening") != 1 {
+		t.Fatalf("inside OneTx: %v", err)
 	}
 }

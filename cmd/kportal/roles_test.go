@@ -269,3 +269,50 @@ func TestRolesBrowserCSVImport(t *testing.T) {
 	screenshot(t, ctx, "roles-import-problems")
 	step("list after the bad file", chromedp.Do(ctx, chromedp.Navigate(base+"?q="+url.QueryEscape(stray)), chromedp.WaitVisible(chromedp.CSS(`[data-testid="no-match"]`))))
 }
+
+// Every change an administrator posts for a person id outside their tenant
+// is a 404, like every other foreign id, and changes nothing on either side.
+func TestSecurityForeignPersonIsNotFound(t *testing.T) {
+	cfg := testConfig(t)
+	_, srv := startApp(t, cfg, false)
+	mine, theirs := testTenant(t, "Helse Egen HF", tenants.KindHF), testTenant(t, "Helse Fremmed HF", tenants.KindHF)
+	adminEmail, adminPass, _ := member(t, cfg, "Astrid", mine, "tenant_admin")
+	_, _, foreign := member(t, cfg, "Frida", theirs, "lis")
+	_, _, sup := member(t, cfg, "Sondre", mine, "supervisor")
+	admin := newBrowser(t, srv.URL)
+	login(t, admin, adminEmail, adminPass)
+	_, _, page := admin.get("/t/" + mine.Slug + "/admin/personer")
+	token := csrfFrom(t, page)
+	noRedirect := *admin.c
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+	base := fmt.Sprintf("/t/%s/admin/personer/%s", mine.Slug, foreign)
+	for _, post := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/roller", url.Values{"roles": {"lis", "tenant_admin"}}},
+		{"/roller", url.Values{}}, // no roles at all
+		{"/hpr", url.Values{"hpr": {rolesRandomHPR()}}},
+		{"/leder", url.Values{"leder": {sup.String()}}},
+		{"/supervisorer", url.Values{"supervisor": {sup.String()}}},
+		{"/supervisorer/" + sup.String() + "/fjern", url.Values{}},
+		{"/spesialiteter", url.Values{"lis_specialties": {"ORT"}}},
+	} {
+		post.form.Set("_csrf", token)
+		resp, err := noRedirect.PostForm(srv.URL+base+post.path, post.form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("POST %s %v for a person of another tenant: %d, want 404", post.path, post.form, resp.StatusCode)
+		}
+	}
+	if got := rolesOf(t, mine, foreign); len(got) != 0 {
+		t.Fatalf("the foreign person got roles here: %v", got)
+	}
+	if got := rolesOf(t, theirs, foreign); !slices.Equal(got, []string{"lis"}) {
+		t.Fatalf("the foreign person's roles at home changed: %v", got)
+	}
+}

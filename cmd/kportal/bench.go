@@ -11,8 +11,15 @@ import (
 // its figures as key=value pairs in order.
 type scenario func(ctx context.Context, cfg *config) ([][2]string, error)
 
+// bench is a scenario and whether it writes to the database (and so runs only
+// where seed may: see refuseRealData).
+type bench struct {
+	run    scenario
+	writes bool
+}
+
 // scenarios are added by the features they measure.
-var scenarios = map[string]scenario{}
+var scenarios = map[string]bench{}
 
 func runBench(ctx context.Context, cfg *config, args []string) error {
 	names := make([]string, 0, len(scenarios))
@@ -40,7 +47,12 @@ func runBench(ctx context.Context, cfg *config, args []string) error {
 		if !ok {
 			return fmt.Errorf("unknown scenario %q (known: %s)", name, strings.Join(names, ", "))
 		}
-		kv, err := s(ctx, cfg)
+		if s.writes {
+			if err := refuseRealDataAt(ctx, cfg); err != nil {
+				return fmt.Errorf("scenario %s: %w", name, err)
+			}
+		}
+		kv, err := s.run(ctx, cfg)
 		if err != nil {
 			return fmt.Errorf("scenario %s: %w", name, err)
 		}

@@ -24,7 +24,7 @@ import (
 	"kportal/workers"
 )
 
-func init() { scenarios["digest"] = benchDigest }
+func init() { scenarios["digest"] = bench{run: benchDigest, writes: true} }
 
 // benchDigest runs the weekly summary for every person with a membership in
 // the database (the national data set: 40,000) into an SMTP sink in this

@@ -10,7 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-func init() { scenarios["http"] = benchHTTP }
+func init() { scenarios["http"] = bench{run: benchHTTP} }
 
 // benchHTTP measures what kportal's middleware stack (request id, logging,
 // metrics, security headers, CSRF, session lookup, route guard, error

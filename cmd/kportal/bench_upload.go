@@ -28,7 +28,7 @@ import (
 	"kportal/tenants"
 )
 
-func init() { scenarios["upload"] = benchUpload }
+func init() { scenarios["upload"] = bench{run: benchUpload, writes: true} }
 
 const (
 	uploadSize     = 50 << 20

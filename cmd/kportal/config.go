@@ -12,6 +12,7 @@ import (
 // config is everything kportal reads from its environment. Every variable has
 // a development default matching deploy/dev, so `make dev` needs none set.
 type config struct {
+	Env            string
 	Addr           string
 	BaseURL        string
 	DatabaseURL    string
@@ -79,6 +80,7 @@ func duration(p func(*config) *time.Duration) func(*config, string) error {
 }
 
 var settings = []setting{
+	{"KPORTAL_ENV", "development", "development, staging or production; only development lets seed and the writing benchmarks run", str(func(c *config) *string { return &c.Env })},
 	{"KPORTAL_ADDR", "127.0.0.1:8080", "address the web server listens on", str(func(c *config) *string { return &c.Addr })},
 	{"KPORTAL_BASE_URL", "http://localhost:8080", "public URL of the site, used in e-mail links", str(func(c *config) *string { return &c.BaseURL })},
 	{"KPORTAL_DATABASE_URL", "postgres://kportal_app:kportal_app@127.0.0.1:5432/kportal?sslmode=disable", "PostgreSQL as the application role (owns nothing, no BYPASSRLS)", str(func(c *config) *string { return &c.DatabaseURL })},
@@ -114,6 +116,11 @@ func loadConfig() (*config, error) {
 		if err := s.set(c, strings.TrimSpace(v)); err != nil {
 			return nil, fmt.Errorf("%s: %v", s.env, err)
 		}
+	}
+	switch c.Env {
+	case "development", "staging", "production":
+	default:
+		return nil, fmt.Errorf("KPORTAL_ENV: must be development, staging or production, not %q", c.Env)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

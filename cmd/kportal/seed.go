@@ -60,6 +60,13 @@ func runSeed(ctx context.Context, cfg *config, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	kind := "demo"
+	if *national {
+		kind = "national"
+	}
+	if err := markSeeded(ctx, cfg, cfg.MigrateURL, kind); err != nil {
+		return err
+	}
 	if *national {
 		return runSeedNational(ctx, cfg, nationalOptions{Scale: *scale, BenchUsers: *benchUsers, Jobs: *jobs})
 	}

@@ -9,28 +9,26 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
-	"kportal/storage/testenv"
 	"kportal/tenants"
 )
 
 // The national data set at a small scale: the shape of every tenant, the
 // bench users, and row-level security still forced on every tenant table.
 func TestSeedNationalScaled(t *testing.T) {
-	cfg := testConfig(t)
+	cfg, _, owner := freshDatabase(t)
 	setEnv(t, cfg)
 	var out, errb bytes.Buffer
 	if code := run([]string{"seed", "--national", "--scale", "0.001", "--bench-users", "1"}, &out, &errb); code != 0 {
 		t.Fatalf("seed --national: exit %d\n%s%s", code, out.String(), errb.String())
 	}
-	env := testenv.Get(t)
 	ctx := context.Background()
 
 	var people int
-	if err := env.Owner.NewRaw("SELECT count(*) FROM people WHERE email LIKE ?", "%@"+NationalDomain).Scan(ctx, &people); err != nil || people != 200 {
+	if err := owner.NewRaw("SELECT count(*) FROM people WHERE email LIKE ?", "%@"+NationalDomain).Scan(ctx, &people); err != nil || people != 200 {
 		t.Fatalf("people of the data set: %d %v", people, err)
 	}
 	var bench []string
-	if err := env.Owner.NewRaw("SELECT email FROM people WHERE email LIKE 'bench-%' ORDER BY email").Scan(ctx, &bench); err != nil {
+	if err := owner.NewRaw("SELECT email FROM people WHERE email LIKE 'bench-%' ORDER BY email").Scan(ctx, &bench); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(bench, " ") != "bench-lis-000@national.kportal.no bench-sup-000@national.kportal.no" {
@@ -39,7 +37,7 @@ func TestSeedNationalScaled(t *testing.T) {
 	// The tenants: those the data set's people hold roles in (casbin_rules has
 	// no row-level security).
 	var ids []uuid.UUID
-	if err := env.Owner.NewRaw(`SELECT DISTINCT t.id FROM tenants t JOIN casbin_rules c ON c.ptype = 'g' AND c.v2 = t.id::text
+	if err := owner.NewRaw(`SELECT DISTINCT t.id FROM tenants t JOIN casbin_rules c ON c.ptype = 'g' AND c.v2 = t.id::text
 		JOIN people p ON p.id::text = c.v0 WHERE p.email LIKE ?`, "%@"+NationalDomain).Scan(ctx, &ids); err != nil || len(ids) != 2 {
 		t.Fatalf("tenants of the data set: %v %v", ids, err)
 	}
@@ -48,7 +46,7 @@ func TestSeedNationalScaled(t *testing.T) {
 			Members, LIS, Plans, Leder, Veileder, Supervisor, Activities, Signatures, Signed, Rejected int
 			MinGoals, MaxGoals, MinQueue, MaxQueue, MinReq, MaxReq, Procedures, Progress               int
 		}
-		err := tenants.WithTenantTx(ctx, env.Owner, tenants.Scope{TenantID: id}, func(ctx context.Context, tx bun.Tx) error {
+		err := tenants.WithTenantTx(ctx, owner, tenants.Scope{TenantID: id}, func(ctx context.Context, tx bun.Tx) error {
 			return tx.NewRaw(`SELECT
 				(SELECT count(*) FROM memberships) AS members,
 				(SELECT count(*) FROM memberships WHERE role = 'lis') AS lis,
@@ -82,7 +80,7 @@ func TestSeedNationalScaled(t *testing.T) {
 	// Every signature belongs to a signed or rejected activity of its tenant,
 	// by the supervisor who decided.
 	var orphans int
-	err := tenants.WithTenantTx(ctx, env.Owner, tenants.Scope{TenantID: ids[0]}, func(ctx context.Context, tx bun.Tx) error {
+	err := tenants.WithTenantTx(ctx, owner, tenants.Scope{TenantID: ids[0]}, func(ctx context.Context, tx bun.Tx) error {
 		return tx.NewRaw(`SELECT count(*) FROM signatures g LEFT JOIN activities a ON a.tenant_id = g.tenant_id AND a.id = g.activity_id
 			WHERE a.id IS NULL OR a.status <> g.decision OR a.supervisor_id <> g.supervisor_id`).Scan(ctx, &orphans)
 	})
@@ -93,7 +91,7 @@ func TestSeedNationalScaled(t *testing.T) {
 	// Row-level security was never lifted: forced on every tenant table, and
 	// the owner sees no tenant's rows without a tenant in force.
 	var notForced []string
-	if err := env.Owner.NewRaw(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	if err := owner.NewRaw(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relrowsecurity AND NOT c.relforcerowsecurity`).Scan(ctx, &notForced); err != nil {
 		t.Fatal(err)
 	}
@@ -102,11 +100,11 @@ func TestSeedNationalScaled(t *testing.T) {
 	}
 	for _, table := range []string{"activities", "signatures", "memberships", "relations", "plan_assignments", "goal_progress"} {
 		var forced bool
-		if err := env.Owner.NewRaw("SELECT relforcerowsecurity FROM pg_class WHERE relname = ?", table).Scan(ctx, &forced); err != nil || !forced {
+		if err := owner.NewRaw("SELECT relforcerowsecurity FROM pg_class WHERE relname = ?", table).Scan(ctx, &forced); err != nil || !forced {
 			t.Fatalf("%s: row-level security forced %v %v", table, forced, err)
 		}
 		var seen int
-		if err := env.Owner.NewRaw("SELECT count(*) FROM "+table).Scan(ctx, &seen); err != nil || seen != 0 {
+		if err := owner.NewRaw("SELECT count(*) FROM "+table).Scan(ctx, &seen); err != nil || seen != 0 {
 			t.Fatalf("the owner saw %d rows of %s without a tenant: %v", seen, table, err)
 		}
 	}

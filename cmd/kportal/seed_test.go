@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
+	"kportal/storage"
 	"kportal/storage/testenv"
 	"kportal/tenants"
 )
@@ -16,7 +17,7 @@ import (
 // The demo seed is idempotent and gives the demo users their roles in real
 // organisations, linked to the reference data.
 func TestSeedTwice(t *testing.T) {
-	cfg := testConfig(t)
+	cfg, app, owner := freshDatabase(t)
 	setEnv(t, cfg)
 	for i := 0; i < 2; i++ {
 		var out, errb bytes.Buffer
@@ -24,9 +25,8 @@ func TestSeedTwice(t *testing.T) {
 			t.Fatalf("seed %d: exit %d\n%s", i, code, errb.String())
 		}
 	}
-	env := testenv.Get(t)
 	var roles []string
-	err := env.Owner.NewRaw(`SELECT t.slug || ':' || m.role FROM memberships m JOIN tenants t ON t.id = m.tenant_id
+	err := owner.NewRaw(`SELECT t.slug || ':' || m.role FROM memberships m JOIN tenants t ON t.id = m.tenant_id
 		JOIN people p ON p.id = m.person_id WHERE p.email = 'sigrid.lis1@demo.kportal.no' ORDER BY 1`).Scan(context.Background(), &roles)
 	// The owner is bound by forced row-level security too: it sees no memberships
 	// without a tenant set, which is the point.
@@ -34,10 +34,10 @@ func TestSeedTwice(t *testing.T) {
 		t.Fatalf("owner saw memberships without a tenant: %v %v", roles, err)
 	}
 	var person uuid.UUID
-	if err := env.App.NewRaw("SELECT id FROM people WHERE email = 'sigrid.lis1@demo.kportal.no'").Scan(context.Background(), &person); err != nil {
+	if err := app.NewRaw("SELECT id FROM people WHERE email = 'sigrid.lis1@demo.kportal.no'").Scan(context.Background(), &person); err != nil {
 		t.Fatal(err)
 	}
-	ms, err := tenants.ForPerson(context.Background(), env.App, person)
+	ms, err := tenants.ForPerson(context.Background(), app, person)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,26 +49,26 @@ func TestSeedTwice(t *testing.T) {
 		t.Fatalf("Sigrid's memberships after two seeds: %v", got)
 	}
 	var kari uuid.UUID
-	if err := env.App.NewRaw("SELECT id FROM people WHERE email = 'kari.lis@demo.kportal.no'").Scan(context.Background(), &kari); err != nil {
+	if err := app.NewRaw("SELECT id FROM people WHERE email = 'kari.lis@demo.kportal.no'").Scan(context.Background(), &kari); err != nil {
 		t.Fatal(err)
 	}
-	rels, err := tenants.RelationsOf(context.Background(), env.App, kari)
+	rels, err := tenants.RelationsOf(context.Background(), app, kari)
 	if err != nil || len(rels) != 4 {
 		t.Fatalf("Kari's relations after two seeds: %d %v", len(rels), err)
 	}
 	var linked int
-	if err := env.App.NewRaw(`SELECT count(*) FROM tenants t JOIN org_registry o ON o.id = t.registry_id WHERE t.slug IN ('helse-bergen', 'ous', 'bergen')`).Scan(context.Background(), &linked); err != nil || linked != 3 {
+	if err := app.NewRaw(`SELECT count(*) FROM tenants t JOIN org_registry o ON o.id = t.registry_id WHERE t.slug IN ('helse-bergen', 'ous', 'bergen')`).Scan(context.Background(), &linked); err != nil || linked != 3 {
 		t.Fatalf("demo tenants linked to reference data: %d %v", linked, err)
 	}
 	// The learning core: the catalogue published once, Kari's ORT plan from
 	// Per, Sigrid's automatic LIS1 plan in Bergen kommune, each once.
 	var plansSeen []string
 	for _, slug := range []string{"helse-bergen", "bergen"} {
-		tn, err := tenants.BySlug(context.Background(), env.App, slug)
+		tn, err := tenants.BySlug(context.Background(), app, slug)
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = tenants.WithTenantTx(context.Background(), env.App, tenants.Scope{TenantID: tn.ID}, func(ctx context.Context, tx bun.Tx) error {
+		err = tenants.WithTenantTx(context.Background(), app, tenants.Scope{TenantID: tn.ID}, func(ctx context.Context, tx bun.Tx) error {
 			var rows []string
 			err := tx.NewRaw(`SELECT p.given_name || ':' || t.name || ':' || (SELECT count(*) FROM plan_template_goals g WHERE g.template_id = t.id)
 					|| ':' || (SELECT count(*) FROM local_activities l WHERE l.template_id = t.id)
@@ -85,19 +85,19 @@ func TestSeedTwice(t *testing.T) {
 		t.Fatalf("demo plans after two seeds: %v", plansSeen)
 	}
 	// Kari's two samtaler with Ingrid, once.
-	hbID, err := tenants.BySlug(context.Background(), env.App, "helse-bergen")
+	hbID, err := tenants.BySlug(context.Background(), app, "helse-bergen")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var samtaler []string
-	err = tenants.WithTenantTx(context.Background(), env.App, tenants.Scope{TenantID: hbID.ID}, func(ctx context.Context, tx bun.Tx) error {
+	err = tenants.WithTenantTx(context.Background(), app, tenants.Scope{TenantID: hbID.ID}, func(ctx context.Context, tx bun.Tx) error {
 		return tx.NewRaw("SELECT status FROM advisory_sessions WHERE lis_id = ? ORDER BY starts_at", kari).Scan(ctx, &samtaler)
 	})
 	if err != nil || strings.Join(samtaler, " ") != "completed planned" {
 		t.Fatalf("Kari's samtaler after two seeds: %v %v", samtaler, err)
 	}
 	var versions int
-	if err := env.App.NewRaw("SELECT count(*) FROM catalog_versions WHERE label = ? AND published_at IS NOT NULL", DemoCatalog).Scan(context.Background(), &versions); err != nil || versions != 1 {
+	if err := app.NewRaw("SELECT count(*) FROM catalog_versions WHERE label = ? AND published_at IS NOT NULL", DemoCatalog).Scan(context.Background(), &versions); err != nil || versions != 1 {
 		t.Fatalf("demo catalogue versions: %d %v", versions, err)
 	}
 }
@@ -105,14 +105,13 @@ func TestSeedTwice(t *testing.T) {
 // Every tenant table, with the demo's real data in it: from another tenant's
 // transaction no row of Helse Bergen is read, changed or deleted.
 func TestIsolationEveryTableAfterTheDemoSeed(t *testing.T) {
-	cfg := testConfig(t)
+	cfg, db, _ := freshDatabase(t)
 	setEnv(t, cfg)
 	var out, errb bytes.Buffer
 	if code := run([]string{"seed"}, &out, &errb); code != 0 {
 		t.Fatalf("seed: exit %d\n%s", code, errb.String())
 	}
 	ctx := context.Background()
-	db := testenv.Get(t).App
 	hb, err := tenants.BySlug(ctx, db, "helse-bergen")
 	if err != nil {
 		t.Fatal(err)
@@ -167,4 +166,23 @@ func TestIsolationEveryTableAfterTheDemoSeed(t *testing.T) {
 	if withData < 11 {
 		t.Fatalf("only %d of %d tenant tables hold demo data: the test proves little", withData, len(tables))
 	}
+}
+
+// freshDatabase is the package's test configuration on a migrated database of
+// the test's own, with handles as the application role and as the owner: seed
+// refuses the package's database, which other tests put people in.
+func freshDatabase(t *testing.T) (*config, *bun.DB, *bun.DB) {
+	t.Helper()
+	cfg := testConfig(t)
+	cfg.DatabaseURL, cfg.MigrateURL = testenv.Fresh(t)
+	var dbs [2]*bun.DB
+	for i, dsn := range []string{cfg.DatabaseURL, cfg.MigrateURL} {
+		db, err := storage.OpenDB(context.Background(), dsn, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		dbs[i] = db
+	}
+	return cfg, dbs[0], dbs[1]
 }

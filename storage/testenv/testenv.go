@@ -145,9 +145,9 @@ func setup(ctx context.Context) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("template database: %w", err)
 	}
-	e := &Env{DBName: "kportal_test_" + randHex(6)}
-	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", e.DBName, tmpl)); err != nil {
-		return nil, fmt.Errorf("cloning %s: %w", tmpl, err)
+	e := &Env{}
+	if e.DBName, err = cloneTemplate(ctx, admin, tmpl); err != nil {
+		return nil, err
 	}
 	e.AppDSN, e.OwnerDSN = withDB(AppURL, e.DBName), withDB(OwnerURL, e.DBName)
 	if e.App, err = storage.OpenDB(ctx, e.AppDSN, 10); err != nil {
@@ -161,6 +161,40 @@ func setup(ctx context.Context) (*Env, error) {
 	}
 	e.Bucket = "kportal-test-" + randHex(6)
 	return e, nil
+}
+
+// cloneTemplate creates a database from the migrated template and names it.
+func cloneTemplate(ctx context.Context, admin *pgx.Conn, tmpl string) (string, error) {
+	name := "kportal_test_" + randHex(6)
+	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, tmpl)); err != nil {
+		return "", fmt.Errorf("cloning %s: %w", tmpl, err)
+	}
+	return name, nil
+}
+
+// Fresh returns a migrated database of the test's own, empty of the package's
+// data (as the application role and as the owner), dropped when the test ends:
+// for what refuses a database others wrote to, such as kportal seed.
+func Fresh(t testing.TB) (appDSN, ownerDSN string) {
+	t.Helper()
+	Get(t) // the template exists
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, withDB(OwnerURL, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	name, err := cloneTemplate(ctx, admin, templateName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if admin, err := pgx.Connect(ctx, withDB(OwnerURL, "postgres")); err == nil {
+			_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			admin.Close(ctx)
+		}
+	})
+	return withDB(AppURL, name), withDB(OwnerURL, name)
 }
 
 func ensureTemplate(ctx context.Context, admin *pgx.Conn, tmpl string) error {

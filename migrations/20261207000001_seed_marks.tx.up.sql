@@ -1,0 +1,9 @@
+-- A database `kportal seed` made (the demo or the national data set) is marked
+-- when seed first runs on it. Seed and the benchmarks that write refuse a
+-- database holding people from before the first mark (or any, without one):
+-- that is somebody's real data.
+CREATE TABLE seed_marks (
+  at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+  kind text NOT NULL
+);
+REVOKE INSERT, UPDATE, DELETE ON seed_marks FROM kportal_app;

@@ -296,6 +296,9 @@ func (s *Mailer) client(ctx context.Context) (*smtpConn, error) {
 
 // secure starts TLS where the URL asks for it and then authenticates.
 func (s *Mailer) secure(c *smtpConn) error {
+	if err := c.Hello("localhost"); err != nil { // net/smtp's name; said here so a failure is not read as "no STARTTLS"
+		return s.describe(err)
+	}
 	if s.tls != nil && !s.implicitTLS {
 		if ok, _ := c.Extension("STARTTLS"); !ok {
 			return fmt.Errorf("SMTP server %s does not offer STARTTLS, and kportal sends no mail in clear "+

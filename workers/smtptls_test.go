@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -204,6 +205,38 @@ func TestHardeningMailDroppedConnectionDoesNotHang(t *testing.T) {
 	if n := srv.Connections(); n != 2 {
 		t.Fatalf("%d connections, want 2", n)
 	}
+	// A server that takes the connection and never greets is given up too.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, silent, until the test ends
+		}
+	}()
+	mute, err := workers.NewMailer("smtp://"+ln.Addr().String(), sender)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mute.Timeout = 500 * time.Millisecond
+	go func() {
+		done <- mute.Send(context.Background(), workers.Mail{To: "fire@example.no", Subject: "x", Text: "y"})
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("silent server: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Send still waits for a greeting that never comes")
+	}
+
 	// A cancelled context stops a conversation at once, whatever the timeout.
 	m.Timeout = time.Hour
 	srv.Stall()

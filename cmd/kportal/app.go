@@ -94,7 +94,7 @@ func open(ctx context.Context, cfg *config, serves bool) (*app, error) {
 	if err := a.kratos.Ping(ctx); err != nil {
 		return nil, fmt.Errorf("Ory Kratos at %s: %v", cfg.KratosAdmin, err)
 	}
-	if a.mailer, err = workers.NewMailer(cfg.SMTPURL, cfg.MailFrom); err != nil {
+	if a.mailer, err = newMailer(cfg); err != nil {
 		return nil, err
 	}
 	a.queue = asynq.NewClient(a.redis)
@@ -328,4 +328,10 @@ func runAll(ctx context.Context, cfg *config, _ []string) error {
 		}
 	}
 	return first
+}
+
+// newMailer is kportal's mailer as configured (KPORTAL_SMTP_URL,
+// KPORTAL_SMTP_CA_FILE, KPORTAL_MAIL_FROM).
+func newMailer(cfg *config) (*workers.Mailer, error) {
+	return workers.NewMailer(cfg.SMTPURL, cfg.MailFrom, workers.WithCAFile(cfg.SMTPCAFile))
 }

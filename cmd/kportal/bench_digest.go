@@ -54,7 +54,7 @@ func benchDigest(ctx context.Context, cfg *config) ([][2]string, error) {
 		return nil, err
 	}
 	defer sink.close()
-	mailer, err := workers.NewMailer("smtp://"+sink.addr, cfg.MailFrom)
+	mailer, err := workers.NewMailer("smtp://"+sink.addr+"/?disable_starttls=true", cfg.MailFrom)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"kportal/workers"
 )
 
 // config is everything kportal reads from its environment. Every variable has
@@ -29,6 +31,7 @@ type config struct {
 	KratosPublic   string
 	KratosAdmin    string
 	SMTPURL        string
+	SMTPCAFile     string
 	MailFrom       string
 	LogLevel       string
 	SecureCookies  bool
@@ -96,7 +99,8 @@ var settings = []setting{
 	{"KPORTAL_S3_SECURE", "false", "use HTTPS to reach S3", boolean(func(c *config) *bool { return &c.S3Secure })},
 	{"KPORTAL_KRATOS_PUBLIC_URL", "http://127.0.0.1:4433", "Ory Kratos public API", str(func(c *config) *string { return &c.KratosPublic })},
 	{"KPORTAL_KRATOS_ADMIN_URL", "http://127.0.0.1:4434", "Ory Kratos admin API", str(func(c *config) *string { return &c.KratosAdmin })},
-	{"KPORTAL_SMTP_URL", "smtp://127.0.0.1:1025", "SMTP server, smtp://[user:password@]host:port (STARTTLS used when offered)", str(func(c *config) *string { return &c.SMTPURL })},
+	{"KPORTAL_SMTP_URL", "smtp://127.0.0.1:1025/?disable_starttls=true", "SMTP server: " + workers.MailURLForms, str(func(c *config) *string { return &c.SMTPURL })},
+	{"KPORTAL_SMTP_CA_FILE", "", "PEM file of the CA that signed the SMTP server's certificate (a private relay); empty: the system's CAs", str(func(c *config) *string { return &c.SMTPCAFile })},
 	{"KPORTAL_MAIL_FROM", "kportal <ikke-svar@kportal.localhost>", "sender of kportal's e-mail", str(func(c *config) *string { return &c.MailFrom })},
 	{"KPORTAL_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *config) *string { return &c.LogLevel })},
 	{"KPORTAL_SECURE_COOKIES", "false", "mark kportal's cookies Secure (true behind HTTPS)", boolean(func(c *config) *bool { return &c.SecureCookies })},

@@ -110,6 +110,8 @@ func TestBadConfigurationIsOneClearLine(t *testing.T) {
 		{"Kratos down", "KPORTAL_KRATOS_ADMIN_URL", "http://127.0.0.1:1", "Ory Kratos at http://127.0.0.1:1"},
 		{"Redis unreachable", "KPORTAL_REDIS_ADDR", "127.0.0.1:1", "Redis at 127.0.0.1:1"},
 		{"bad number", "KPORTAL_DB_MAX_CONNS", "many", "KPORTAL_DB_MAX_CONNS"},
+		{"SMTP CA file missing", "KPORTAL_SMTP_CA_FILE", "/nonexistent/smtp-ca.pem", "SMTP CA file /nonexistent/smtp-ca.pem"},
+		{"SMTP credentials in clear", "KPORTAL_SMTP_URL", "smtp://u:hemmelig@127.0.0.1:1025/?disable_starttls=true", "credentials are never sent without TLS"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

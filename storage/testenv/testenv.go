@@ -49,7 +49,7 @@ var (
 	S3SecretKey  = env("KPORTAL_S3_SECRET_KEY", "kportal-secret")
 	KratosPublic = env("KPORTAL_KRATOS_PUBLIC_URL", "http://127.0.0.1:4433")
 	KratosAdmin  = env("KPORTAL_KRATOS_ADMIN_URL", "http://127.0.0.1:4434")
-	SMTPURL      = env("KPORTAL_SMTP_URL", "smtp://127.0.0.1:1025")
+	SMTPURL      = env("KPORTAL_SMTP_URL", "smtp://127.0.0.1:1025/?disable_starttls=true")
 	MaildevURL   = env("KPORTAL_MAILDEV_URL", "http://127.0.0.1:1080")
 )
 

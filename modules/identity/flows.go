@@ -366,11 +366,33 @@ func redirectTarget(body []byte) string {
 }
 
 // localPath keeps return addresses on this site: anything else goes home.
+// Only a path of this origin passes: no scheme, host or user, no backslash
+// and no control character, neither as written nor once decoded, because
+// browsers drop tabs and newlines and read a backslash as "/", so
+// "/%09/evil.example" or "/\evil.example" would leave the site.
 func localPath(p string) string {
-	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+	if p == "" || len(p) > 2048 || p[0] != '/' || unsafeInPath(p) {
+		return "/"
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") || unsafeInPath(u.Path) {
 		return "/"
 	}
 	return p
+}
+
+// unsafeInPath reports a backslash, a control character or a leading "//".
+func unsafeInPath(s string) bool {
+	if strings.HasPrefix(s, "//") {
+		return true
+	}
+	for _, r := range s {
+		if r == '\\' || r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Module) logout(c echo.Context) error {

@@ -132,9 +132,41 @@ func InvitationByToken(ctx context.Context, db bun.IDB, token string) (*Invitati
 	return inv, t, nil
 }
 
-// AcceptInvitation gives the person the invited role. Accepting the first
-// administrator invitation of a tenant that is being onboarded activates it.
-func AcceptInvitation(ctx context.Context, db bun.IDB, token string, personID uuid.UUID) (*Invitation, *Tenant, error) {
+// Invitee is who answers an invitation: the person, and the e-mail addresses
+// their identity has verified (Kratos' verifiable addresses).
+type Invitee struct {
+	PersonID uuid.UUID
+	Verified []string
+}
+
+// MayAccept reports whether the invitee has verified the address the
+// invitation was sent to (compared without regard to case): the link alone,
+// forwarded or seen by someone else, grants nothing.
+func (i *Invitation) MayAccept(verified []string) bool {
+	for _, a := range verified {
+		if strings.EqualFold(strings.TrimSpace(a), i.Email) {
+			return true
+		}
+	}
+	return false
+}
+
+// MaskEmail shows enough of an address for its owner to know it
+// ("k•••@demo.kportal.no") and little for anyone else.
+func MaskEmail(email string) string {
+	at := strings.LastIndex(email, "@")
+	if at < 1 {
+		return "•••"
+	}
+	first := []rune(email[:at])[0]
+	return string(first) + "•••" + email[at:]
+}
+
+// AcceptInvitation gives the invitee the invited role, when they have
+// verified the invited address. Accepting the first administrator invitation
+// of a tenant that is being onboarded activates it.
+func AcceptInvitation(ctx context.Context, db bun.IDB, token string, who Invitee) (*Invitation, *Tenant, error) {
+	personID := who.PersonID
 	inv, t, err := InvitationByToken(ctx, db, token)
 	if err != nil {
 		return nil, nil, err
@@ -152,6 +184,9 @@ func AcceptInvitation(ctx context.Context, db bun.IDB, token string, personID uu
 	}
 	if t.Status == StatusSuspended {
 		return nil, nil, apperr.New(apperr.Conflict, "%s er midlertidig stengt i kportal, så invitasjonen kan ikke brukes nå.", t.Name)
+	}
+	if !inv.MayAccept(who.Verified) {
+		return nil, nil, apperr.New(apperr.Forbidden, "Invitasjonen gjelder %s. For å godta den må du være logget inn med den e-postadressen, og adressen må være bekreftet.", MaskEmail(inv.Email))
 	}
 	err = WithTenantTx(ctx, db, Scope{TenantID: t.ID, PersonID: personID}, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.NewUpdate().Model((*Invitation)(nil)).

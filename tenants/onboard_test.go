@@ -114,7 +114,7 @@ func TestOnboardForetakAndAcceptInvitation(t *testing.T) {
 	})
 	t.Run("accepting makes the admin and activates the tenant", func(t *testing.T) {
 		admin := newPerson(t, db)
-		_, gt, err := tenants.AcceptInvitation(ctx, db, token, admin)
+		_, gt, err := tenants.AcceptInvitation(ctx, db, token, tenants.Invitee{PersonID: admin, Verified: []string{"ny.admin@helse-forde.no"}})
 		if err != nil || gt.Status != tenants.StatusActive {
 			t.Fatalf("accept: %v %v", gt, err)
 		}
@@ -122,10 +122,10 @@ func TestOnboardForetakAndAcceptInvitation(t *testing.T) {
 		if len(ms) != 1 || ms[0].Tenant.ID != tn.ID || ms[0].Roles[0] != "tenant_admin" || ms[0].Tenant.Status != tenants.StatusActive {
 			t.Fatalf("memberships: %+v", ms)
 		}
-		if _, _, err := tenants.AcceptInvitation(ctx, db, token, admin); err != nil {
+		if _, _, err := tenants.AcceptInvitation(ctx, db, token, tenants.Invitee{PersonID: admin, Verified: []string{"ny.admin@helse-forde.no"}}); err != nil {
 			t.Fatalf("the same person clicking again: %v", err)
 		}
-		if _, _, err := tenants.AcceptInvitation(ctx, db, token, newPerson(t, db)); !apperr.Is(err, apperr.Conflict) {
+		if _, _, err := tenants.AcceptInvitation(ctx, db, token, tenants.Invitee{PersonID: newPerson(t, db), Verified: []string{inv.Email}}); !apperr.Is(err, apperr.Conflict) {
 			t.Fatalf("someone else using a used link: %v", err)
 		}
 	})
@@ -266,7 +266,7 @@ func TestIsolationInvitations(t *testing.T) {
 		if old.State(time.Now()) != tenants.InvitationRevoked {
 			t.Fatalf("the old link still works: %s", old.State(time.Now()))
 		}
-		if _, _, err := tenants.AcceptInvitation(ctx, db, token, newPerson(t, db)); !apperr.Is(err, apperr.Conflict) {
+		if _, _, err := tenants.AcceptInvitation(ctx, db, token, tenants.Invitee{PersonID: newPerson(t, db), Verified: []string{inv.Email}}); !apperr.Is(err, apperr.Conflict) {
 			t.Fatalf("accepting a revoked link: %v", err)
 		}
 	})
@@ -282,7 +282,7 @@ func TestIsolationInvitations(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := newPerson(t, db)
-		if _, _, err := tenants.AcceptInvitation(ctx, db, tok, p); !apperr.Is(err, apperr.Conflict) {
+		if _, _, err := tenants.AcceptInvitation(ctx, db, tok, tenants.Invitee{PersonID: p, Verified: []string{"z@y.no"}}); !apperr.Is(err, apperr.Conflict) {
 			t.Fatalf("accepting an expired link: %v", err)
 		}
 		if ms, _ := tenants.ForPerson(ctx, db, p); len(ms) != 0 {

@@ -215,7 +215,7 @@ func TestInvitationsFromLIS(t *testing.T) {
 	}
 
 	p := newPerson(t, db)
-	if _, _, err := tenants.AcceptInvitation(ctx, db, token, p); err != nil {
+	if _, _, err := tenants.AcceptInvitation(ctx, db, token, tenants.Invitee{PersonID: p, Verified: []string{"leder@kommune.no"}}); err != nil {
 		t.Fatal(err)
 	}
 	inTenant(t, db, a.ID, func(ctx context.Context, tx bun.Tx) error {

@@ -117,7 +117,7 @@ func open(ctx context.Context, cfg *config, serves bool) (*app, error) {
 		a.web,
 		health.New(checks, a.metrics),
 		identity.New(a.kratos, a.sessions, nav, a.queue),
-		onboarding.New(a.db, nav, a.queue, cfg.BaseURL),
+		onboarding.New(a.db, nav, a.queue, cfg.BaseURL, a.kratos),
 		roles.New(a.db, nav, a.kratos),
 		people.New(a.db, nav),
 		catalog.New(a.db, nav),
@@ -190,10 +190,11 @@ func (a *app) server() *echo.Echo {
 	e.Use(
 		middleware.RequestID(),
 		middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
-			LogStatus: true, LogURIPath: true, LogMethod: true, LogLatency: true, LogRequestID: true, LogError: true,
+			LogStatus: true, LogMethod: true, LogLatency: true, LogRequestID: true, LogError: true,
 			HandleError: true,
 			LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-				a.log.Info("request", "method", v.Method, "path", v.URIPath, "status", v.Status, // not the query: searches and tokens stay out of logs
+				// Not the query, and not an invitation link's token: searches and tokens stay out of logs.
+				a.log.Info("request", "method", v.Method, "path", web.LogPath(c), "status", v.Status,
 					"latency_ms", v.Latency.Milliseconds(), "request_id", v.RequestID)
 				return nil
 			},
@@ -201,7 +202,7 @@ func (a *app) server() *echo.Echo {
 		middleware.RecoverWithConfig(middleware.RecoverConfig{
 			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 				recoveredPanics.Add(1)
-				a.log.Error("panic", "error", err, "path", c.Request().URL.Path, "stack", string(stack))
+				a.log.Error("panic", "error", err, "path", web.LogPath(c), "stack", string(stack))
 				return err
 			},
 		}),

@@ -33,9 +33,17 @@ func TestRegistrationThroughKratosFlow(t *testing.T) {
 		}
 		page = again
 	})
-	status, where, home := b.submit(page, "password", url.Values{"password": {"et-langt-nok-passord-42"}, "method": {"password"}})
-	if status != 200 || where != "/" || !strings.Contains(home, "Hei, Åse") {
-		t.Fatalf("after registering: %d at %s\n%s", status, where, home)
+	// Registered and signed in; Kratos has mailed a code, and the next page asks for it.
+	status, where, page = b.submit(page, "password", url.Values{"password": {"et-langt-nok-passord-42"}, "method": {"password"}})
+	if status != 200 || !strings.HasPrefix(where, "/bekreft-epost?flow=") || !strings.Contains(page, "Skriv den inn for å bekrefte adressen") {
+		t.Fatalf("after registering: %d at %s\n%s", status, where, page)
+	}
+	status, _, page = b.submit(page, "code", url.Values{"code": {verificationCode(t, email, 1)}, "method": {"code"}})
+	if status != 200 || !strings.Contains(page, "E-postadressen din er bekreftet") || !strings.Contains(page, `href="/" data-testid="continue"`) {
+		t.Fatalf("after the verification code: %d\n%s", status, page)
+	}
+	if _, where, home := b.get("/"); where != "/" || !strings.Contains(home, "Hei, Åse") {
+		t.Fatalf("home after registering: at %s\n%s", where, home)
 	}
 	t.Run("the same e-mail cannot register twice", func(t *testing.T) {
 		other := newBrowser(t, srv.URL)
@@ -51,6 +59,18 @@ func TestRegistrationThroughKratosFlow(t *testing.T) {
 }
 
 var codeRe = regexp.MustCompile(`Koden din er: (\d{6})`)
+
+// verificationCode waits for the n-th mail to address asking to verify it and
+// returns its code.
+func verificationCode(t *testing.T, address string, n int) string {
+	t.Helper()
+	mail := testenv.WaitForMails(t, address, n, 20*time.Second)[n-1]
+	m := codeRe.FindStringSubmatch(mail.Text)
+	if mail.Subject != "Bekreft e-postadressen din i kportal" || m == nil {
+		t.Fatalf("verification mail: %q\n%s", mail.Subject, mail.Text)
+	}
+	return m[1]
+}
 
 // codeJourney starts the flow at path as a new user, asks for an e-mail code
 // with fields, checks the page's notice and the mail's subject, and submits

@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
+	"kportal/modules/identity"
 	"kportal/storage/testenv"
 	"kportal/tenants"
 )
@@ -83,14 +84,31 @@ func TestOnboardingForetak(t *testing.T) {
 
 	invToken := invitationToken(t, adminEmail, 1)
 	admin := newBrowser(t, srv.URL)
-	status, _, page = admin.get("/invitasjon/" + invToken)
-	if status != 200 || !strings.Contains(page, "Invitasjon til Helse Førde HF") || !strings.Contains(strings.ToLower(page), "/registrer?return_to=%2finvitasjon%2f"+strings.ToLower(invToken)) {
-		t.Fatalf("invitation page, signed out: %d\n%s", status, page)
+	status, where, page = admin.get("/invitasjon/" + invToken)
+	if status != 200 || where != "/invitasjon" || !strings.Contains(page, "Invitasjon til Helse Førde HF") || !strings.Contains(strings.ToLower(page), "/registrer?return_to=%2finvitasjon\"") ||
+		strings.Contains(page, invToken) {
+		t.Fatalf("invitation page, signed out: %d at %s\n%s", status, where, page)
 	}
-	email2, password2 := newUser(t, cfg, "Frida")
-	login(t, admin, email2, password2)
-	_, _, page = admin.get("/invitasjon/" + invToken)
-	status, where, page = admin.post("/invitasjon/"+invToken, url.Values{"_csrf": {csrfFrom(t, page)}})
+	// Someone else signed in with the link is told whose it is and gets nothing.
+	frida, fridaPassword := newUser(t, cfg, "Frida")
+	login(t, admin, frida, fridaPassword)
+	_, _, page = admin.get("/invitasjon")
+	if !strings.Contains(page, `data-testid="wrong-address"`) || strings.Contains(page, `data-testid="accept"`) {
+		t.Fatalf("the invitation page for someone else:\n%s", page)
+	}
+	if status, _, _ = admin.post("/invitasjon", url.Values{"_csrf": {csrfFrom(t, page)}}); status != http.StatusForbidden {
+		t.Fatalf("someone else accepting: %d", status)
+	}
+	_, _, page = admin.get("/invitasjon")
+	admin.logout(page)
+	// The invited administrator, with the address verified.
+	adminPassword := "riktig-hest-batteri-9"
+	if _, err := identity.NewKratos(cfg.KratosPublic, cfg.KratosAdmin).EnsureIdentity(ctx, adminEmail, "Frøydis", "Førde", adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	login(t, admin, adminEmail, adminPassword)
+	_, _, page = admin.get("/invitasjon")
+	status, where, page = admin.post("/invitasjon", url.Values{"_csrf": {csrfFrom(t, page)}})
 	if status != 200 || where != "/t/helse-forde-hf/" || !strings.Contains(page, "Administrator") {
 		t.Fatalf("after accepting: %d at %s\n%s", status, where, page)
 	}
@@ -106,7 +124,7 @@ func TestOnboardingForetak(t *testing.T) {
 		if !strings.Contains(page, "allerede godtatt") {
 			t.Fatalf("used link:\n%s", page)
 		}
-		status, _, page := stranger.post("/invitasjon/"+invToken, url.Values{"_csrf": {csrfFrom(t, page)}})
+		status, _, page := stranger.post("/invitasjon", url.Values{"_csrf": {csrfFrom(t, page)}})
 		if status != http.StatusConflict || !strings.Contains(page, "allerede brukt") {
 			t.Fatalf("accepting a used link: %d\n%s", status, page)
 		}
@@ -233,10 +251,20 @@ func TestBrowserOnboardingForetak(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`form[data-group="password"] input[name="password"]`)),
 		chromedp.SendKeys(chromedp.CSS(`form[data-group="password"] input[name="password"]`), "et-langt-nok-passord-42"),
 		chromedp.Click(chromedp.CSS(`form[data-group="password"] button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="accept"]`)),
-		chromedp.Click(chromedp.CSS(`[data-testid="accept"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="tenant-home"]`)),
+		// The new address is verified with the code Kratos mails, before accepting.
+		chromedp.WaitVisible(chromedp.CSS(`form[data-group="code"] input[name="code"]`)),
 	)
+	if err == nil {
+		err = chromedp.Do(ctx,
+			chromedp.SendKeys(chromedp.CSS(`form[data-group="code"] input[name="code"]`), verificationCode(t, adminEmail, 2)),
+			chromedp.Click(chromedp.CSS(`form[data-group="code"] button[value="code"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="continue"]`)),
+			chromedp.Click(chromedp.CSS(`[data-testid="continue"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="accept"]`)),
+			chromedp.Click(chromedp.CSS(`[data-testid="accept"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="tenant-home"]`)),
+		)
+	}
 	if err == nil {
 		heading, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`h1`)))
 	}

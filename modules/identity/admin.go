@@ -52,3 +52,20 @@ func describe(err error) error {
 	}
 	return err
 }
+
+// VerifiedEmails returns the e-mail addresses of an identity that Kratos has
+// verified, asked afresh (not from the session cache), since it decides
+// whether an invitation may be accepted.
+func (k *Kratos) VerifiedEmails(ctx context.Context, identityID string) ([]string, error) {
+	id, _, err := k.Admin.IdentityAPI.GetIdentity(ctx, identityID).Execute()
+	if err != nil {
+		return nil, unavailable(describe(err))
+	}
+	var out []string
+	for _, a := range id.VerifiableAddresses {
+		if a.Verified && a.Via == "email" {
+			out = append(out, a.Value)
+		}
+	}
+	return out, nil
+}

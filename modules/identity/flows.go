@@ -278,6 +278,16 @@ func (m *Module) submit(k kind) echo.HandlerFunc {
 				// Recovery, verification and settings answer with the next state of the flow.
 				return m.render(c, k, &f, http.StatusOK)
 			}
+			if id := verificationFlow(rep.body); k == registration && id != "" {
+				// Kratos has mailed a code to the new address: ask for it now, while
+				// the mail is fresh. Some pages (an invitation) need the address
+				// verified; return_to goes along.
+				q := url.Values{"flow": {id}}
+				if returnTo != "/" {
+					q.Set("return_to", returnTo)
+				}
+				return c.Redirect(http.StatusSeeOther, verification.path+"?"+q.Encode())
+			}
 			return c.Redirect(http.StatusSeeOther, returnTo)
 		case http.StatusBadRequest:
 			var f flow
@@ -318,6 +328,26 @@ func setPath(m map[string]any, key string, v string) {
 		m = next
 	}
 	m[parts[len(parts)-1]] = v
+}
+
+// verificationFlow is the verification flow Kratos started after a
+// registration (its "show_verification_ui"), or "".
+func verificationFlow(body []byte) string {
+	var r struct {
+		ContinueWith []struct {
+			Action string `json:"action"`
+			Flow   struct {
+				ID string `json:"id"`
+			} `json:"flow"`
+		} `json:"continue_with"`
+	}
+	_ = json.Unmarshal(body, &r)
+	for _, c := range r.ContinueWith {
+		if c.Action == "show_verification_ui" && c.Flow.ID != "" {
+			return c.Flow.ID
+		}
+	}
+	return ""
 }
 
 func errorID(body []byte) string {
@@ -366,11 +396,33 @@ func redirectTarget(body []byte) string {
 }
 
 // localPath keeps return addresses on this site: anything else goes home.
+// Only a path of this origin passes: no scheme, host or user, no backslash
+// and no control character, neither as written nor once decoded, because
+// browsers drop tabs and newlines and read a backslash as "/", so
+// "/%09/evil.example" or "/\evil.example" would leave the site.
 func localPath(p string) string {
-	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+	if p == "" || len(p) > 2048 || p[0] != '/' || unsafeInPath(p) {
+		return "/"
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") || unsafeInPath(u.Path) {
 		return "/"
 	}
 	return p
+}
+
+// unsafeInPath reports a backslash, a control character or a leading "//".
+func unsafeInPath(s string) bool {
+	if strings.HasPrefix(s, "//") {
+		return true
+	}
+	for _, r := range s {
+		if r == '\\' || r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Module) logout(c echo.Context) error {
@@ -389,7 +441,12 @@ func (m *Module) logout(c echo.Context) error {
 	if ck, err := c.Cookie(SessionCookie); err == nil {
 		m.sessions.Forget(ck.Value, "")
 	}
-	return web.Redirect(c, "/logg-inn")
+	// A page may send the person on to sign in as someone else and come back
+	// (an invitation for another address).
+	if rt := localPath(c.FormValue("return_to")); rt != "/" {
+		return web.Redirect(c, login.path+"?return_to="+url.QueryEscape(rt))
+	}
+	return web.Redirect(c, login.path)
 }
 
 func (m *Module) flowError(c echo.Context) error {
@@ -421,6 +478,7 @@ type page struct {
 	Links    []link
 	TestMail bool // settings: offer a test e-mail
 	Notice   string
+	Continue string // verification done: where the person was going
 }
 
 type message struct{ Text, Color string }
@@ -507,7 +565,13 @@ func (m *Module) render(c echo.Context, k kind, f *flow, status int) error {
 		p.Links = []link{{registration.path, "Opprett bruker"}, {recovery.path, "Glemt passord?"}}
 	case registration:
 		p.Links = []link{{login.path, "Har du allerede bruker? Logg inn"}}
-	case recovery, verification:
+	case verification:
+		if f.State == "passed_challenge" {
+			p.Continue = localPath(c.QueryParam("return_to"))
+		} else if modules.ViewerFrom(c.Request().Context()) == nil {
+			p.Links = []link{{login.path, "Tilbake til innlogging"}}
+		}
+	case recovery:
 		p.Links = []link{{login.path, "Tilbake til innlogging"}}
 	case settings:
 		p.TestMail = true

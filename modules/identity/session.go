@@ -5,6 +5,7 @@
 package identity
 
 import (
+	"container/list"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 	kratos "github.com/ory/kratos-client-go"
 	"github.com/uptrace/bun"
+	"golang.org/x/sync/singleflight"
 
 	"kportal/modules"
 	"kportal/tenants"
@@ -59,15 +61,17 @@ func (k *Kratos) Ping(ctx context.Context) error {
 }
 
 // Sessions checks Kratos sessions and caches the answer briefly: a page view
-// costs no call to Kratos when the same session was checked seconds ago.
+// costs no call to Kratos when the same session was checked seconds ago, and
+// concurrent requests of one session not yet cached share one call.
 type Sessions struct {
 	kratos *Kratos
 	db     bun.IDB
 	log    *slog.Logger
 	ttl    time.Duration
+	checks singleflight.Group
 
 	mu    sync.Mutex
-	cache map[[32]byte]cached
+	cache *lru
 }
 
 type cached struct {
@@ -78,9 +82,10 @@ type cached struct {
 
 // NewSessions returns the session checker; ttl is how long an answer is reused.
 func NewSessions(k *Kratos, db bun.IDB, log *slog.Logger, ttl time.Duration) *Sessions {
-	return &Sessions{kratos: k, db: db, log: log, ttl: ttl, cache: map[[32]byte]cached{}}
+	return &Sessions{kratos: k, db: db, log: log, ttl: ttl, cache: newLRU(maxCached)}
 }
 
+// maxCached bounds the cache; past it the least recently used session goes.
 const maxCached = 50_000
 
 // Middleware puts the Viewer in the request context when the request carries a
@@ -119,32 +124,53 @@ func (s *Sessions) Middleware() echo.MiddlewareFunc {
 
 func (s *Sessions) viewer(ctx context.Context, cookie, token string) (*modules.Viewer, error) {
 	key := sha256.Sum256([]byte(cookie + "\x00" + token))
+	if v, ok := s.cached(key, cookie, token); ok {
+		return v, nil
+	}
+	// One call to Kratos per session however many requests wait for it (a page
+	// and its htmx requests arrive together). It runs on its own context, so
+	// one caller giving up does not fail the others.
+	res, err, _ := s.checks.Do(string(key[:]), func() (any, error) {
+		if v, ok := s.cached(key, cookie, token); ok {
+			return v, nil // a flight that ended just before this one began
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		v, err := s.check(cctx, cookie, token)
+		if err != nil || v == nil {
+			return v, err
+		}
+		s.mu.Lock()
+		s.cache.put(key, cached{person: v, expires: time.Now().Add(s.ttl)})
+		s.mu.Unlock()
+		return v, nil
+	})
+	v, _ := res.(*modules.Viewer)
+	return v, err
+}
+
+// cached returns the cached viewer of a session still in its time.
+func (s *Sessions) cached(key [32]byte, cookie, token string) (*modules.Viewer, bool) {
 	now := time.Now()
 	s.mu.Lock()
-	if c, ok := s.cache[key]; ok && now.Before(c.expires) {
-		// A session in use is checked again in the background once half its
-		// time is gone, so an active user never waits for Kratos, and a
-		// revoked session still stops within the cache time.
-		if !c.refreshing && now.After(c.expires.Add(-s.ttl/2)) {
-			c.refreshing = true
-			s.cache[key] = c
-			go s.refresh(key, cookie, token)
-		}
-		s.mu.Unlock()
-		return c.person, nil
+	defer s.mu.Unlock()
+	c, ok := s.cache.get(key)
+	if !ok {
+		return nil, false
 	}
-	s.mu.Unlock()
-	v, err := s.check(ctx, cookie, token)
-	if err != nil || v == nil {
-		return v, err
+	if !now.Before(c.expires) {
+		s.cache.remove(key)
+		return nil, false
 	}
-	s.mu.Lock()
-	if len(s.cache) >= maxCached {
-		s.cache = map[[32]byte]cached{}
+	// A session in use is checked again in the background once half its
+	// time is gone, so an active user never waits for Kratos, and a
+	// revoked session still stops within the cache time.
+	if !c.refreshing && now.After(c.expires.Add(-s.ttl/2)) {
+		c.refreshing = true
+		s.cache.put(key, c)
+		go s.refresh(key, cookie, token)
 	}
-	s.cache[key] = cached{person: v, expires: now.Add(s.ttl)}
-	s.mu.Unlock()
-	return v, nil
+	return c.person, true
 }
 
 // refresh checks a cached session again and replaces, or drops, its entry;
@@ -155,16 +181,16 @@ func (s *Sessions) refresh(key [32]byte, cookie, token string) {
 	v, err := s.check(ctx, cookie, token)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.cache[key]
+	c, ok := s.cache.peek(key)
 	switch {
 	case !ok:
 	case err != nil: // Kratos not answering: the entry expires as usual, a later request tries again
 		c.refreshing = false
-		s.cache[key] = c
+		s.cache.update(key, c)
 	case v == nil: // ended or revoked: the next request is anonymous
-		delete(s.cache, key)
+		s.cache.remove(key)
 	default:
-		s.cache[key] = cached{person: v, expires: time.Now().Add(s.ttl)}
+		s.cache.update(key, cached{person: v, expires: time.Now().Add(s.ttl)})
 	}
 }
 
@@ -193,9 +219,76 @@ func (s *Sessions) check(ctx context.Context, cookie, token string) (*modules.Vi
 func (s *Sessions) Forget(cookie, token string) {
 	key := sha256.Sum256([]byte(cookie + "\x00" + token))
 	s.mu.Lock()
-	delete(s.cache, key)
+	s.cache.remove(key)
 	s.mu.Unlock()
 }
+
+// lru is the session cache: at most max entries, the least recently used
+// dropped first. Callers hold Sessions.mu.
+type lru struct {
+	max   int
+	order *list.List // of *lruEntry, most recently used first
+	items map[[32]byte]*list.Element
+}
+
+type lruEntry struct {
+	key [32]byte
+	val cached
+}
+
+func newLRU(max int) *lru {
+	return &lru{max: max, order: list.New(), items: map[[32]byte]*list.Element{}}
+}
+
+// get returns an entry and marks it used.
+func (l *lru) get(k [32]byte) (cached, bool) {
+	e, ok := l.items[k]
+	if !ok {
+		return cached{}, false
+	}
+	l.order.MoveToFront(e)
+	return e.Value.(*lruEntry).val, true
+}
+
+// peek returns an entry without marking it used.
+func (l *lru) peek(k [32]byte) (cached, bool) {
+	if e, ok := l.items[k]; ok {
+		return e.Value.(*lruEntry).val, true
+	}
+	return cached{}, false
+}
+
+// put stores an entry as the most recently used, dropping the least
+// recently used ones past max.
+func (l *lru) put(k [32]byte, v cached) {
+	if e, ok := l.items[k]; ok {
+		e.Value.(*lruEntry).val = v
+		l.order.MoveToFront(e)
+		return
+	}
+	l.items[k] = l.order.PushFront(&lruEntry{key: k, val: v})
+	for l.order.Len() > l.max {
+		last := l.order.Back()
+		l.order.Remove(last)
+		delete(l.items, last.Value.(*lruEntry).key)
+	}
+}
+
+// update replaces an entry that is still there, without marking it used.
+func (l *lru) update(k [32]byte, v cached) {
+	if e, ok := l.items[k]; ok {
+		e.Value.(*lruEntry).val = v
+	}
+}
+
+func (l *lru) remove(k [32]byte) {
+	if e, ok := l.items[k]; ok {
+		l.order.Remove(e)
+		delete(l.items, k)
+	}
+}
+
+func (l *lru) len() int { return l.order.Len() }
 
 // Traits are kportal's identity traits (deploy/kratos/identity.schema.json).
 type Traits struct {

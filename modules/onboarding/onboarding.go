@@ -37,18 +37,25 @@ type Enqueuer interface {
 	EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
 }
 
+// Addresses tells which e-mail addresses a person's identity has verified
+// (an *identity.Kratos).
+type Addresses interface {
+	VerifiedEmails(ctx context.Context, identityID string) ([]string, error)
+}
+
 // Module is the onboarding module.
 type Module struct {
-	db      bun.IDB
-	pages   *web.Pages
-	queue   Enqueuer
-	baseURL string
+	db        bun.IDB
+	pages     *web.Pages
+	queue     Enqueuer
+	baseURL   string
+	addresses Addresses
 }
 
 // New returns the module; baseURL starts the links in invitation e-mails.
-func New(db bun.IDB, nav web.NavFunc, queue Enqueuer, baseURL string) *Module {
+func New(db bun.IDB, nav web.NavFunc, queue Enqueuer, baseURL string, addresses Addresses) *Module {
 	sub, _ := fs.Sub(templatesFS, "templates")
-	return &Module{db: db, pages: web.MustPages(sub, nav), queue: queue, baseURL: strings.TrimRight(baseURL, "/")}
+	return &Module{db: db, pages: web.MustPages(sub, nav), queue: queue, baseURL: strings.TrimRight(baseURL, "/"), addresses: addresses}
 }
 
 func (m *Module) Info() modules.Info {
@@ -70,8 +77,9 @@ func (m *Module) Routes(r *modules.Router) {
 	r.GET("/virksomheter/:id", m.detail, onboard)
 	r.POST("/virksomheter/:id/status", m.setStatus, onboard)
 	r.POST("/virksomheter/:id/invitasjoner/:inv/send-igjen", m.resend, onboard)
-	r.GET("/invitasjon/:token", m.invitation, modules.Public())
-	r.POST("/invitasjon/:token", m.accept, modules.SignedIn())
+	r.GET("/invitasjon/:token", m.openLink, modules.Public())
+	r.GET("/invitasjon", m.invitation, modules.Public())
+	r.POST("/invitasjon", m.accept, modules.SignedIn())
 	m.lisRoutes(r)
 }
 
@@ -267,13 +275,54 @@ func (m *Module) resend(c echo.Context) error {
 	return web.Redirect(c, fmt.Sprintf("/virksomheter/%s?%s", t.ID, m.mailInvitation(c, t, inv, token)))
 }
 
+// The link's token is a secret: it is taken out of the address at once and
+// kept in a cookie only the invitation pages receive, so it is not in the
+// request log, in browser history after the first visit, or in the return_to
+// of the login and registration pages.
+const (
+	invitationCookie    = "kportal_invitasjon"
+	invitationPath      = "/invitasjon"
+	invitationCookieAge = 2 * time.Hour // long enough to register and verify the address
+)
+
 type invitationPage struct {
 	Invitation *tenants.Invitation
 	Tenant     *tenants.Tenant
 	State      string
-	Token      string
+	Address    string // the invited address, masked
+	Answer     string // for a signed-in person: "accept", "verify" (their address, unverified) or "other"
 	ReturnTo   string
 	Message    string
+}
+
+// openLink is where the e-mail's link lands: it keeps the token in the
+// cookie and shows the invitation at a plain address.
+func (m *Module) openLink(c echo.Context) error {
+	token := c.Param("token")
+	if _, _, err := tenants.InvitationByToken(c.Request().Context(), m.db, token); err != nil {
+		if apperr.Is(err, apperr.NotFound) {
+			return m.pages.Render(c, http.StatusNotFound, "invitation", "Invitasjonen finnes ikke", invitationPage{State: "unknown"})
+		}
+		return err
+	}
+	m.setToken(c, token, invitationCookieAge)
+	return c.Redirect(http.StatusSeeOther, invitationPath)
+}
+
+func (m *Module) setToken(c echo.Context, token string, age time.Duration) {
+	ck := &http.Cookie{Name: invitationCookie, Value: token, Path: invitationPath, MaxAge: int(age.Seconds()),
+		HttpOnly: true, Secure: c.Scheme() == "https", SameSite: http.SameSiteLaxMode}
+	if age <= 0 {
+		ck.MaxAge = -1
+	}
+	c.SetCookie(ck)
+}
+
+func tokenOf(c echo.Context) string {
+	if ck, err := c.Cookie(invitationCookie); err == nil {
+		return ck.Value
+	}
+	return ""
 }
 
 func (m *Module) invitation(c echo.Context) error {
@@ -281,32 +330,63 @@ func (m *Module) invitation(c echo.Context) error {
 }
 
 func (m *Module) renderInvitation(c echo.Context, status int, problem error) error {
-	token := c.Param("token")
-	inv, t, err := tenants.InvitationByToken(c.Request().Context(), m.db, token)
+	ctx := c.Request().Context()
+	token := tokenOf(c)
+	if token == "" {
+		return m.pages.Render(c, http.StatusNotFound, "invitation", "Åpne invitasjonen", invitationPage{State: "missing"})
+	}
+	inv, t, err := tenants.InvitationByToken(ctx, m.db, token)
 	if apperr.Is(err, apperr.NotFound) {
 		return m.pages.Render(c, http.StatusNotFound, "invitation", "Invitasjonen finnes ikke", invitationPage{State: "unknown"})
 	}
 	if err != nil {
 		return err
 	}
-	p := invitationPage{Invitation: inv, Tenant: t, State: inv.State(time.Now()), Token: token, ReturnTo: "/invitasjon/" + token}
-	if problem != nil {
+	p := invitationPage{Invitation: inv, Tenant: t, State: inv.State(time.Now()), Address: tenants.MaskEmail(inv.Email), ReturnTo: invitationPath}
+	if problem != nil && !apperr.Is(problem, apperr.Forbidden) { // a refusal is explained by Answer
 		p.Message = apperr.MessageOf(problem)
 	}
 	if p.State == tenants.InvitationPending && t.Status == tenants.StatusSuspended {
 		p.State = "suspended"
 	}
+	if v := viewer(c); v != nil && p.State == tenants.InvitationPending {
+		verified, err := m.addresses.VerifiedEmails(ctx, v.IdentityID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case inv.MayAccept(verified):
+			p.Answer = "accept"
+		case strings.EqualFold(strings.TrimSpace(v.Email), inv.Email):
+			p.Answer = "verify"
+		default:
+			p.Answer = "other"
+		}
+	}
 	return m.pages.Render(c, status, "invitation", "Invitasjon til "+t.Name, p)
 }
 
+// accept gives the invited role to the signed-in person, when the address the
+// invitation went to is theirs and verified; anyone else holding the link is
+// told which address it is for, and nothing changes.
 func (m *Module) accept(c echo.Context) error {
 	v := viewer(c)
-	_, t, err := tenants.AcceptInvitation(c.Request().Context(), m.db, c.Param("token"), v.PersonID)
-	if apperr.Is(err, apperr.Conflict) || apperr.Is(err, apperr.NotFound) {
+	ctx := c.Request().Context()
+	token := tokenOf(c)
+	if token == "" {
+		return m.renderInvitation(c, http.StatusNotFound, nil)
+	}
+	verified, err := m.addresses.VerifiedEmails(ctx, v.IdentityID)
+	if err != nil {
+		return err
+	}
+	_, t, err := tenants.AcceptInvitation(ctx, m.db, token, tenants.Invitee{PersonID: v.PersonID, Verified: verified})
+	if apperr.Is(err, apperr.Conflict) || apperr.Is(err, apperr.NotFound) || apperr.Is(err, apperr.Forbidden) {
 		return m.renderInvitation(c, apperr.Status(apperr.CodeOf(err)), err)
 	}
 	if err != nil {
 		return err
 	}
+	m.setToken(c, "", 0)
 	return web.Redirect(c, "/t/"+t.Slug+"/")
 }

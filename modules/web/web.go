@@ -111,10 +111,10 @@ func (m *Module) ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		status := apperr.Status(code)
 		if status >= 500 {
-			log.Error("request failed", "error", err, "method", c.Request().Method, "path", c.Request().URL.Path,
+			log.Error("request failed", "error", err, "method", c.Request().Method, "path", LogPath(c),
 				"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 		} else {
-			log.Debug("request refused", "error", err, "path", c.Request().URL.Path)
+			log.Debug("request refused", "error", err, "path", LogPath(c))
 		}
 		if IsAPI(c) {
 			_ = c.JSON(status, map[string]any{"error": map[string]string{"code": string(code), "message": msg}})
@@ -148,6 +148,16 @@ func errorTitle(status int) string {
 		return "Noe gikk galt"
 	}
 	return "Kan ikke gjøres"
+}
+
+// LogPath is a request's path as logs show it: a route whose path carries a
+// secret (an invitation link's token) is logged as its pattern,
+// "/invitasjon/:token", so logs never hold a working link.
+func LogPath(c echo.Context) string {
+	if route := c.Path(); strings.Contains(route, ":token") {
+		return route
+	}
+	return c.Request().URL.Path
 }
 
 // cleanInput refuses query strings and plain forms holding a NUL byte or

@@ -299,6 +299,8 @@ func TestHardeningInvitationsAndTestMailLimitedPerPerson(t *testing.T) {
 	wantLimited(t, "test e-mail", resp, body, "Du har sendt mange e-poster", time.Hour)
 	resp, body = b.send(resend, url.Values{"_csrf": {csrf}}, asJSON)
 	wantJSONLimited(t, "resend, API", resp, body)
+	resp, body = b.send(resend, url.Values{"_csrf": {csrf}}, http.Header{"Hx-Request": {"true"}})
+	wantJSONLimited(t, "resend, htmx", resp, body)
 	if n, _ := tenants.InvitationsFrom(context.Background(), testenv.Get(t).App, tn.ID, personFor(t, cfg, lisEmail)); len(n) != 2 {
 		t.Fatalf("refused sends changed the invitations: %d, want 2 (the first, revoked, and its resend)", len(n))
 	}

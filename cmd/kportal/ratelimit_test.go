@@ -346,6 +346,17 @@ func TestHardeningInvitationsAndTestMailLimitedPerPerson(t *testing.T) {
 		if !strings.Contains(body, "Testfjord HF") {
 			t.Fatalf("the refusal is not shown in the foretak's page:\n%s", body)
 		}
+		// Onboarding another foretak mails its first administrator: refused too, nothing created.
+		before, _ := db.NewSelect().Table("tenants").Count(ctx)
+		admin := testenv.UniqueEmail("forste")
+		resp, body = a.send("/virksomheter", url.Values{"_csrf": form["_csrf"], "name": {"Nytt HF"}, "orgnr": {"983974732"}, "admin_email": {admin}}, nil)
+		wantLimited(t, "onboarding", resp, body, "Du har sendt mange e-poster", time.Hour)
+		if !strings.Contains(body, `value="`+admin+`"`) {
+			t.Fatalf("the refused onboarding form lost the e-mail typed:\n%s", body)
+		}
+		if after, _ := db.NewSelect().Table("tenants").Count(ctx); after != before || before == 0 {
+			t.Fatalf("a refused onboarding created %d tenants", after-before)
+		}
 	})
 }
 

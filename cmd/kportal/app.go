@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"sync/atomic"
@@ -34,6 +35,7 @@ import (
 	"kportal/modules/people"
 	"kportal/modules/plans"
 	"kportal/modules/progress"
+	"kportal/modules/ratelimit"
 	"kportal/modules/registrations"
 	"kportal/modules/roles"
 	"kportal/modules/web"
@@ -59,6 +61,10 @@ type app struct {
 	metrics  *prometheus.Registry
 	probe    bool // the role matrix test: real guard, stand-in handlers
 	enforcer *policies.Enforcer
+	// limitRedis counts rate limits, apart from asynq's connections so its
+	// short timeouts keep a slow Redis from holding up a sign-in.
+	limitRedis *redis.Client
+	limiter    *ratelimit.Limiter
 }
 
 func newLogger(level string) *slog.Logger {
@@ -98,6 +104,9 @@ func open(ctx context.Context, cfg *config, serves bool) (*app, error) {
 		return nil, err
 	}
 	a.queue = asynq.NewClient(a.redis)
+	a.limitRedis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, Password: cfg.RedisPassword, DB: cfg.RedisDB,
+		DialTimeout: 500 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond, MaxRetries: -1})
+	a.limiter = ratelimit.New(a.limitRedis, cfg.Limits, a.log)
 
 	a.host = modules.NewHost(a.db, nil)
 	entries := &tenants.Entries{DB: a.db, Every: 12 * time.Hour}
@@ -116,8 +125,8 @@ func open(ctx context.Context, cfg *config, serves bool) (*app, error) {
 	if err := a.host.Register(
 		a.web,
 		health.New(checks, a.metrics),
-		identity.New(a.kratos, a.sessions, nav, a.queue),
-		onboarding.New(a.db, nav, a.queue, cfg.BaseURL, a.kratos),
+		identity.New(a.kratos, a.sessions, nav, a.queue).LimitWith(a.limiter),
+		onboarding.New(a.db, nav, a.queue, cfg.BaseURL, a.kratos).LimitWith(a.limiter),
 		roles.New(a.db, nav, a.kratos),
 		people.New(a.db, nav),
 		catalog.New(a.db, nav),
@@ -162,6 +171,9 @@ func (a *app) close() {
 	if a.queue != nil {
 		a.queue.Close()
 	}
+	if a.limitRedis != nil {
+		a.limitRedis.Close()
+	}
 	if a.db != nil {
 		a.db.Close()
 	}
@@ -187,6 +199,7 @@ func (a *app) server() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = a.web.ErrorHandler(a.log)
+	e.IPExtractor = clientAddress(a.cfg.TrustedProxies)
 	e.Use(
 		middleware.RequestID(),
 		middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
@@ -219,6 +232,23 @@ func (a *app) server() *echo.Echo {
 	e.Server.ReadHeaderTimeout = 10 * time.Second
 	e.Server.IdleTimeout = 2 * time.Minute
 	return e
+}
+
+// clientAddress is how a request's client address is found (c.RealIP, which
+// the per-address rate limits count): the direct peer, unless trusted proxies
+// are configured; then X-Forwarded-For, believed only as far back as it passes
+// through them. Echo's defaults (no extractor: any X-Forwarded-For believed;
+// XFF extractor: every private address trusted) would let a client choose the
+// address it is counted under.
+func clientAddress(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // serveHTTP runs the server until ctx ends, then drains requests.

@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"kportal/modules/ratelimit"
 	"kportal/workers"
 )
 
@@ -38,6 +40,10 @@ type config struct {
 	SessionCache   time.Duration
 	Concurrency    int
 	ShutdownPeriod time.Duration
+	// TrustedProxies are the proxies whose X-Forwarded-For names the client;
+	// with none, the client is the direct peer.
+	TrustedProxies []*net.IPNet
+	Limits         map[ratelimit.Kind]ratelimit.Limit
 }
 
 type setting struct {
@@ -82,6 +88,43 @@ func duration(p func(*config) *time.Duration) func(*config, string) error {
 	}
 }
 
+func limit(k ratelimit.Kind) func(*config, string) error {
+	return func(c *config, v string) error {
+		l, err := ratelimit.Parse(v)
+		if err != nil {
+			return err
+		}
+		if c.Limits == nil {
+			c.Limits = map[ratelimit.Kind]ratelimit.Limit{}
+		}
+		c.Limits[k] = l
+		return nil
+	}
+}
+
+// proxies reads a comma-separated list of addresses and CIDR ranges.
+func proxies(c *config, v string) error {
+	c.TrustedProxies = nil
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if !strings.Contains(s, "/") {
+			if ip := net.ParseIP(s); ip != nil && ip.To4() != nil {
+				s += "/32"
+			} else {
+				s += "/128"
+			}
+		}
+		_, n, err := net.ParseCIDR(s)
+		if err != nil {
+			return fmt.Errorf("not an address or CIDR range: %q", s)
+		}
+		c.TrustedProxies = append(c.TrustedProxies, n)
+	}
+	return nil
+}
+
 var settings = []setting{
 	{"KPORTAL_ENV", "development", "development, staging or production; only development lets seed and the writing benchmarks run", str(func(c *config) *string { return &c.Env })},
 	{"KPORTAL_ADDR", "127.0.0.1:8080", "address the web server listens on", str(func(c *config) *string { return &c.Addr })},
@@ -107,6 +150,11 @@ var settings = []setting{
 	{"KPORTAL_SESSION_CACHE", "30s", "how long a checked Kratos session is trusted without asking again", duration(func(c *config) *time.Duration { return &c.SessionCache })},
 	{"KPORTAL_WORKER_CONCURRENCY", "10", "jobs the worker runs at once", integer(func(c *config) *int { return &c.Concurrency })},
 	{"KPORTAL_SHUTDOWN_PERIOD", "20s", "how long shutdown waits for requests and jobs to finish", duration(func(c *config) *time.Duration { return &c.ShutdownPeriod })},
+	{"KPORTAL_TRUSTED_PROXIES", "", "load balancers (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For names the client; empty: the direct peer is the client", proxies},
+	{"KPORTAL_LIMIT_SIGNIN", "10/15m", "sign-in, registration and recovery submissions per e-mail address (N/period, or off)", limit(ratelimit.SignIn)},
+	{"KPORTAL_LIMIT_CODE", "5/1h", "e-mails with a sign-in, recovery or verification code per e-mail address", limit(ratelimit.Code)},
+	{"KPORTAL_LIMIT_ADDRESS", "1000/15m", "sign-in page submissions per client address (generous: a health region may reach the internet through one address)", limit(ratelimit.Address)},
+	{"KPORTAL_LIMIT_MAIL", "30/1h", "e-mails a signed-in person has kportal send (invitations, resends, test e-mail)", limit(ratelimit.Mail)},
 }
 
 // loadConfig reads the environment; a bad value is one clear error.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Code classifies an error for callers and for the HTTP layer.
@@ -20,6 +21,8 @@ const (
 	Unauthorized Code = "unauthorized"
 	Unavailable  Code = "unavailable"
 	Internal     Code = "internal"
+	// RateLimited: too many attempts in a while; the error says when to retry.
+	RateLimited Code = "rate_limited"
 )
 
 // Error is an error a user may see: Message is written for them.
@@ -30,6 +33,9 @@ type Error struct {
 	// Fields holds what is wrong with each form field (field name → message),
 	// so a form can show the message next to the field.
 	Fields map[string]string
+	// RetryAfter is how long to wait before trying again (RateLimited); the
+	// HTTP layer sends it as Retry-After.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -87,6 +93,8 @@ func Status(code Code) int {
 		return http.StatusUnauthorized
 	case Unavailable:
 		return http.StatusServiceUnavailable
+	case RateLimited:
+		return http.StatusTooManyRequests
 	default:
 		return http.StatusInternalServerError
 	}
@@ -105,6 +113,8 @@ func FromStatus(status int) Code {
 		return Conflict
 	case status == http.StatusServiceUnavailable:
 		return Unavailable
+	case status == http.StatusTooManyRequests:
+		return RateLimited
 	case status >= 400 && status < 500:
 		return Invalid
 	default:
@@ -120,6 +130,7 @@ var defaultMessages = map[Code]string{
 	Unauthorized: "Du må logge inn for å se dette.",
 	Unavailable:  "Tjenesten er midlertidig utilgjengelig. Prøv igjen om litt.",
 	Internal:     "Noe gikk galt hos oss. Feilen er logget.",
+	RateLimited:  "Det har vært for mange forsøk på kort tid. Vent litt og prøv igjen.",
 }
 
 // DefaultMessage is the generic user-facing text for a code.
@@ -135,6 +146,15 @@ func InvalidFields(fields map[string]string) error {
 		return nil
 	}
 	return &Error{Code: Invalid, Message: "Noe i skjemaet må rettes før det kan lagres.", Fields: fields}
+}
+
+// RetryAfterOf returns how long err asks the client to wait (0 when it does not).
+func RetryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 // FieldsOf returns the per-field messages of err (nil when it has none).

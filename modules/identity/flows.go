@@ -19,6 +19,7 @@ import (
 
 	"kportal/modules"
 	"kportal/modules/apperr"
+	"kportal/modules/ratelimit"
 	"kportal/modules/web"
 	"kportal/workers"
 )
@@ -32,6 +33,7 @@ type Module struct {
 	sessions *Sessions
 	pages    *web.Pages
 	queue    Enqueuer
+	limiter  *ratelimit.Limiter
 }
 
 // Enqueuer puts a job on the queue (an *asynq.Client).
@@ -43,6 +45,13 @@ type Enqueuer interface {
 func New(k *Kratos, s *Sessions, nav web.NavFunc, queue Enqueuer) *Module {
 	sub, _ := fs.Sub(templatesFS, "templates")
 	return &Module{kratos: k, sessions: s, pages: web.MustPages(sub, nav), queue: queue}
+}
+
+// LimitWith has the module count sign-in attempts, code requests and test
+// e-mails against l.
+func (m *Module) LimitWith(l *ratelimit.Limiter) *Module {
+	m.limiter = l
+	return m
 }
 
 func (m *Module) Info() modules.Info {
@@ -266,6 +275,9 @@ func (m *Module) submit(k kind) echo.HandlerFunc {
 			}
 			setPath(body, key, vals[0])
 		}
+		if err := m.limited(c, k, form); err != nil {
+			return m.refuse(c, k, id, form, err)
+		}
 		rep, err := m.call(c, http.MethodPost, "/self-service/"+k.name+"?flow="+url.QueryEscape(id), body)
 		if err != nil {
 			return err
@@ -314,6 +326,69 @@ func (m *Module) submit(k kind) echo.HandlerFunc {
 			return unavailable(fmt.Errorf("kratos %s submit: HTTP %d: %s", k.name, rep.status, rep.body))
 		}
 	}
+}
+
+// limited counts a submission of a sign-in page (not settings, which needs a
+// session) per client address and per e-mail address typed, and, when it asks
+// for an e-mail with a code, against the code limit of that address. Checked
+// before Kratos is asked, so a refused guess costs no password hash.
+func (m *Module) limited(c echo.Context, k kind, form url.Values) error {
+	if k == settings {
+		return nil
+	}
+	email := ""
+	for _, name := range []string{"identifier", "email", "traits.email"} {
+		if email = ratelimit.Email(form.Get(name)); email != "" {
+			break
+		}
+	}
+	keys := []ratelimit.Key{{Kind: ratelimit.Address, Value: ratelimit.ClientAddress(c.RealIP())}, {Kind: ratelimit.SignIn, Value: email}}
+	if sendsCode(k, form) {
+		keys = append(keys, ratelimit.Key{Kind: ratelimit.Code, Value: email})
+	}
+	return m.limiter.Check(c.Request().Context(), keys...)
+}
+
+// sendsCode reports whether a submission asks Kratos to e-mail a code (the
+// first request or "send again"), rather than entering one.
+func sendsCode(k kind, form url.Values) bool {
+	if form.Get("code") != "" {
+		return false
+	}
+	switch k {
+	case login, registration:
+		return form.Get("method") == "code"
+	case recovery, verification:
+		return true
+	}
+	return false
+}
+
+// refuse shows a rate-limit refusal in the flow's own page, with what the
+// person typed kept (not passwords), answering 429 with Retry-After. An API or
+// htmx client, or a flow Kratos no longer has, gets the error as such.
+func (m *Module) refuse(c echo.Context, k kind, id string, form url.Values, limitErr error) error {
+	if web.IsAPI(c) || web.IsPartial(c) {
+		return limitErr
+	}
+	rep, err := m.call(c, http.MethodGet, "/self-service/"+k.name+"/flows?id="+url.QueryEscape(id), nil)
+	var f flow
+	if err != nil || rep.status != http.StatusOK || json.Unmarshal(rep.body, &f) != nil {
+		return limitErr
+	}
+	f.UI.Messages = append(f.UI.Messages, uiText{Type: "error", Text: apperr.MessageOf(limitErr)})
+	for i := range f.UI.Nodes {
+		a := &f.UI.Nodes[i].Attributes
+		switch a.Type {
+		case "password", "hidden", "submit", "button":
+			continue
+		}
+		if v := form.Get(a.Name); v != "" {
+			a.Value = v
+		}
+	}
+	web.SetRetryAfter(c, limitErr)
+	return m.render(c, k, &f, apperr.Status(apperr.RateLimited))
 }
 
 // setPath puts "traits.name.given" = v into nested maps, as Kratos expects JSON.
@@ -635,6 +710,9 @@ func color(t string) string {
 // they (and we) can see that mail from kportal reaches them.
 func (m *Module) testMail(c echo.Context) error {
 	v := modules.ViewerFrom(c.Request().Context())
+	if err := m.limiter.Check(c.Request().Context(), ratelimit.Key{Kind: ratelimit.Mail, Value: v.PersonID.String()}); err != nil {
+		return err // the error page says it, with Retry-After: settings is a Kratos flow, not a form of ours
+	}
 	t, err := workers.NewSendMailTask(workers.Mail{
 		To:      v.Email,
 		Subject: "Test av e-post fra kportal",

@@ -64,6 +64,9 @@ func (m *Module) renderLIS(c echo.Context, status int, email, role string, probl
 func (m *Module) lisInvite(c echo.Context) error {
 	v := viewer(c)
 	email, role := c.FormValue("email"), c.FormValue("role")
+	if err := m.mailLimited(c); err != nil {
+		return refuse(c, err, func(status int) error { return m.renderLIS(c, status, email, role, err) })
+	}
 	inv, token, err := tenants.InviteForLIS(c.Request().Context(), m.db, v.Tenant.ID, tenants.Actor{PersonID: v.PersonID, Name: v.Name()}, email, role)
 	if apperr.Is(err, apperr.Invalid) || apperr.Is(err, apperr.Conflict) {
 		return m.renderLIS(c, apperr.Status(apperr.CodeOf(err)), email, role, err)
@@ -86,6 +89,9 @@ func (m *Module) ownInvitation(c echo.Context) (*tenants.Invitation, error) {
 
 func (m *Module) lisResend(c echo.Context) error {
 	v := viewer(c)
+	if err := m.mailLimited(c); err != nil {
+		return refuse(c, err, func(status int) error { return m.renderLIS(c, status, "", "", err) })
+	}
 	old, err := m.ownInvitation(c)
 	if err != nil {
 		return err

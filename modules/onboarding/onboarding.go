@@ -23,6 +23,7 @@ import (
 
 	"kportal/modules"
 	"kportal/modules/apperr"
+	"kportal/modules/ratelimit"
 	"kportal/modules/web"
 	"kportal/policies"
 	"kportal/tenants"
@@ -50,12 +51,35 @@ type Module struct {
 	queue     Enqueuer
 	baseURL   string
 	addresses Addresses
+	limiter   *ratelimit.Limiter
 }
 
 // New returns the module; baseURL starts the links in invitation e-mails.
 func New(db bun.IDB, nav web.NavFunc, queue Enqueuer, baseURL string, addresses Addresses) *Module {
 	sub, _ := fs.Sub(templatesFS, "templates")
 	return &Module{db: db, pages: web.MustPages(sub, nav), queue: queue, baseURL: strings.TrimRight(baseURL, "/"), addresses: addresses}
+}
+
+// LimitWith has the module count the invitation e-mails each person sends against l.
+func (m *Module) LimitWith(l *ratelimit.Limiter) *Module {
+	m.limiter = l
+	return m
+}
+
+// mailLimited counts one e-mail the viewer has kportal send; checked before
+// anything is saved, so a refusal leaves nothing half done.
+func (m *Module) mailLimited(c echo.Context) error {
+	return m.limiter.Check(c.Request().Context(), ratelimit.Key{Kind: ratelimit.Mail, Value: viewer(c).PersonID.String()})
+}
+
+// refuse shows a rate-limit refusal in the form's page (again) with 429 and
+// Retry-After; an API or htmx client gets the error as such.
+func refuse(c echo.Context, limitErr error, again func(status int) error) error {
+	if web.IsAPI(c) || web.IsPartial(c) {
+		return limitErr
+	}
+	web.SetRetryAfter(c, limitErr)
+	return again(apperr.Status(apperr.CodeOf(limitErr)))
 }
 
 func (m *Module) Info() modules.Info {
@@ -163,6 +187,9 @@ func (m *Module) create(c echo.Context) error {
 		Slug:       c.FormValue("slug"),
 		AdminEmail: c.FormValue("admin_email"),
 	}
+	if err := m.mailLimited(c); err != nil {
+		return refuse(c, err, func(status int) error { return m.renderList(c, status, form, err) })
+	}
 	t, inv, token, err := tenants.Onboard(c.Request().Context(), m.db, reach(c), tenants.Actor{PersonID: v.PersonID, Name: v.Name()}, form)
 	if apperr.Is(err, apperr.Invalid) || apperr.Is(err, apperr.Conflict) {
 		return m.renderList(c, apperr.Status(apperr.CodeOf(err)), form, err)
@@ -263,6 +290,9 @@ func (m *Module) resend(c echo.Context) error {
 	invID, err := uuid.Parse(c.Param("inv"))
 	if err != nil {
 		return apperr.Default(apperr.NotFound)
+	}
+	if err := m.mailLimited(c); err != nil {
+		return refuse(c, err, func(status int) error { return m.renderDetail(c, status, t, err) })
 	}
 	v := viewer(c)
 	inv, token, err := tenants.Reinvite(c.Request().Context(), m.db, tenants.Scope{TenantID: t.ID, PersonID: v.PersonID}, invID, v.Name())

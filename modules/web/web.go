@@ -8,8 +8,10 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -110,13 +112,14 @@ func (m *Module) ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			}
 		}
 		status := apperr.Status(code)
+		SetRetryAfter(c, err)
 		if status >= 500 {
 			log.Error("request failed", "error", err, "method", c.Request().Method, "path", LogPath(c),
 				"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 		} else {
 			log.Debug("request refused", "error", err, "path", LogPath(c))
 		}
-		if IsAPI(c) {
+		if IsAPI(c) || code == apperr.RateLimited && IsPartial(c) {
 			_ = c.JSON(status, map[string]any{"error": map[string]string{"code": string(code), "message": msg}})
 			return
 		}
@@ -131,6 +134,21 @@ func (m *Module) ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	}
 }
 
+// SetRetryAfter sends Retry-After (whole seconds, at least 1) when err asks
+// the client to wait; handlers that show a refusal in their own page call it.
+func SetRetryAfter(c echo.Context, err error) {
+	if d := apperr.RetryAfterOf(err); d > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
+	}
+}
+
+// IsPartial reports an htmx request for part of a page (not a boosted link),
+// which htmx does not swap in on an error status: it gets the JSON shape.
+func IsPartial(c echo.Context) bool {
+	h := c.Request().Header
+	return h.Get("HX-Request") == "true" && h.Get("HX-Boosted") != "true"
+}
+
 func errorTitle(status int) string {
 	switch status {
 	case http.StatusNotFound:
@@ -143,6 +161,8 @@ func errorTitle(status int) string {
 		return "Midlertidig utilgjengelig"
 	case http.StatusConflict:
 		return "Kan ikke gjøres nå"
+	case http.StatusTooManyRequests:
+		return "For mange forsøk"
 	}
 	if status >= 500 {
 		return "Noe gikk galt"

@@ -108,7 +108,7 @@ func (l *Limiter) Check(ctx context.Context, keys ...Key) error {
 		}
 		res, err := l.rl.Allow(ctx, redisKey(k), redis_rate.Limit{Rate: lim.N, Burst: lim.N, Period: lim.Per})
 		if err != nil {
-			l.log.Warn("rate limit not checked: Redis unavailable, allowing", "kind", k.Kind, "err", err)
+			l.log.Warn("rate limit not checked: Redis unavailable, allowing", "kind", k.Kind, "error", err)
 			return nil
 		}
 		if res.Allowed == 0 {

@@ -208,7 +208,7 @@ func (a *app) server() *echo.Echo {
 		health.HTTPMetrics(a.metrics),
 		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "30M", Skipper: documents.StreamsBody}),
 	)
-	e.Use(web.Security(a.cfg.SecureCookies)...)
+	e.Use(web.Security(a.cfg.HTTPS())...)
 	e.Use(a.sessions.Middleware())
 	if a.probe {
 		a.host.MountProbe(e)

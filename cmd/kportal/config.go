@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -30,7 +31,6 @@ type config struct {
 	SMTPURL        string
 	MailFrom       string
 	LogLevel       string
-	SecureCookies  bool
 	SessionCache   time.Duration
 	Concurrency    int
 	ShutdownPeriod time.Duration
@@ -80,7 +80,7 @@ func duration(p func(*config) *time.Duration) func(*config, string) error {
 
 var settings = []setting{
 	{"KPORTAL_ADDR", "127.0.0.1:8080", "address the web server listens on", str(func(c *config) *string { return &c.Addr })},
-	{"KPORTAL_BASE_URL", "http://localhost:8080", "public URL of the site, used in e-mail links", str(func(c *config) *string { return &c.BaseURL })},
+	{"KPORTAL_BASE_URL", "http://localhost:8080", "public URL of the site, used in e-mail links; https makes cookies Secure and sends HSTS", str(func(c *config) *string { return &c.BaseURL })},
 	{"KPORTAL_DATABASE_URL", "postgres://kportal_app:kportal_app@127.0.0.1:5432/kportal?sslmode=disable", "PostgreSQL as the application role (owns nothing, no BYPASSRLS)", str(func(c *config) *string { return &c.DatabaseURL })},
 	{"KPORTAL_MIGRATE_DATABASE_URL", "postgres://kportal_owner:kportal_owner@127.0.0.1:5432/kportal?sslmode=disable", "PostgreSQL as the owner role, for migrate and seed", str(func(c *config) *string { return &c.MigrateURL })},
 	{"KPORTAL_DB_MAX_CONNS", "20", "maximum open database connections", integer(func(c *config) *int { return &c.DBMaxConns })},
@@ -97,7 +97,6 @@ var settings = []setting{
 	{"KPORTAL_SMTP_URL", "smtp://127.0.0.1:1025", "SMTP server, smtp://[user:password@]host:port (STARTTLS used when offered)", str(func(c *config) *string { return &c.SMTPURL })},
 	{"KPORTAL_MAIL_FROM", "kportal <ikke-svar@kportal.localhost>", "sender of kportal's e-mail", str(func(c *config) *string { return &c.MailFrom })},
 	{"KPORTAL_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *config) *string { return &c.LogLevel })},
-	{"KPORTAL_SECURE_COOKIES", "false", "mark kportal's cookies Secure (true behind HTTPS)", boolean(func(c *config) *bool { return &c.SecureCookies })},
 	{"KPORTAL_SESSION_CACHE", "30s", "how long a checked Kratos session is trusted without asking again", duration(func(c *config) *time.Duration { return &c.SessionCache })},
 	{"KPORTAL_WORKER_CONCURRENCY", "10", "jobs the worker runs at once", integer(func(c *config) *int { return &c.Concurrency })},
 	{"KPORTAL_SHUTDOWN_PERIOD", "20s", "how long shutdown waits for requests and jobs to finish", duration(func(c *config) *time.Duration { return &c.ShutdownPeriod })},
@@ -115,6 +114,9 @@ func loadConfig() (*config, error) {
 			return nil, fmt.Errorf("%s: %v", s.env, err)
 		}
 	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("KPORTAL_BASE_URL: must be an http:// or https:// URL like https://kportal.example.no, not %q", c.BaseURL)
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -122,6 +124,10 @@ func loadConfig() (*config, error) {
 	}
 	return c, nil
 }
+
+// HTTPS reports whether the site is served over HTTPS (TLS may end at a
+// load balancer in front): its cookies are then Secure and HSTS is sent.
+func (c *config) HTTPS() bool { return strings.HasPrefix(strings.ToLower(c.BaseURL), "https://") }
 
 // envHelp lists the environment variables, for --help.
 func envHelp() string {

@@ -110,6 +110,7 @@ func TestBadConfigurationIsOneClearLine(t *testing.T) {
 		{"Kratos down", "KPORTAL_KRATOS_ADMIN_URL", "http://127.0.0.1:1", "Ory Kratos at http://127.0.0.1:1"},
 		{"Redis unreachable", "KPORTAL_REDIS_ADDR", "127.0.0.1:1", "Redis at 127.0.0.1:1"},
 		{"bad number", "KPORTAL_DB_MAX_CONNS", "many", "KPORTAL_DB_MAX_CONNS"},
+		{"base URL not http(s)", "KPORTAL_BASE_URL", "htps://kportal.example.no", "KPORTAL_BASE_URL: must be an http:// or https:// URL"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 // a development default matching deploy/dev, so `make dev` needs none set.
 type config struct {
 	Addr           string
+	InternalAddr   string
 	BaseURL        string
 	DatabaseURL    string
 	MigrateURL     string
@@ -80,6 +81,7 @@ func duration(p func(*config) *time.Duration) func(*config, string) error {
 
 var settings = []setting{
 	{"KPORTAL_ADDR", "127.0.0.1:8080", "address the web server listens on", str(func(c *config) *string { return &c.Addr })},
+	{"KPORTAL_INTERNAL_ADDR", "127.0.0.1:8081", "address of the internal listener: /metrics, /healthz, /readyz (keep it off the internet; empty: none)", str(func(c *config) *string { return &c.InternalAddr })},
 	{"KPORTAL_BASE_URL", "http://localhost:8080", "public URL of the site, used in e-mail links; https makes cookies Secure and sends HSTS", str(func(c *config) *string { return &c.BaseURL })},
 	{"KPORTAL_DATABASE_URL", "postgres://kportal_app:kportal_app@127.0.0.1:5432/kportal?sslmode=disable", "PostgreSQL as the application role (owns nothing, no BYPASSRLS)", str(func(c *config) *string { return &c.DatabaseURL })},
 	{"KPORTAL_MIGRATE_DATABASE_URL", "postgres://kportal_owner:kportal_owner@127.0.0.1:5432/kportal?sslmode=disable", "PostgreSQL as the owner role, for migrate and seed", str(func(c *config) *string { return &c.MigrateURL })},

@@ -200,6 +200,7 @@ func (a *app) server() *echo.Echo {
 				return nil
 			},
 		}),
+		health.HTTPMetrics(a.metrics), // outside the recovery, so a panic counts as the 500 it becomes
 		middleware.RecoverWithConfig(middleware.RecoverConfig{
 			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 				recoveredPanics.Add(1)
@@ -207,7 +208,6 @@ func (a *app) server() *echo.Echo {
 				return err
 			},
 		}),
-		health.HTTPMetrics(a.metrics),
 		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "30M", Skipper: documents.StreamsBody}),
 	)
 	e.Use(web.Security(a.cfg.HTTPS())...)

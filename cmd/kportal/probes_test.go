@@ -3,13 +3,18 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
+	"kportal/modules/apperr"
 	"kportal/modules/identity"
 	"kportal/storage"
 	"kportal/storage/testenv"
@@ -41,6 +46,51 @@ func grepLines(text, s string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// Every request is counted with the status actually sent: errors returned as
+// apperr (404, 422) or plain (500) once the error handler has answered them,
+// and a panic as the 500 the recovery sends.
+func TestHardeningHTTPMetricsCountTheStatusSent(t *testing.T) {
+	cfg := testConfig(t)
+	a, err := openApp(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	e := a.server()
+	e.GET("/m/ok", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+	e.GET("/m/not-found", func(echo.Context) error { return apperr.New(apperr.NotFound, "Fant ikke målingen.") })
+	e.GET("/m/invalid", func(echo.Context) error { return apperr.New(apperr.Invalid, "Ugyldig måling.") })
+	e.GET("/m/failed", func(echo.Context) error { return errors.New("internal failure") })
+	e.GET("/m/panic", func(echo.Context) error { panic("provoked by the test") })
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	internal := httptest.NewServer(a.internalServer())
+	defer internal.Close()
+	defer recoveredPanics.Add(-1) // provoked here, not a failure of the package
+
+	for _, c := range []struct {
+		path   string
+		status int
+	}{{"/m/ok", 200}, {"/m/not-found", 404}, {"/m/invalid", 422}, {"/m/failed", 500}, {"/m/panic", 500}} {
+		resp, err := http.Get(srv.URL + c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The whole response is read: it ends when the handler chain has returned.
+		if readAll(t, resp); resp.StatusCode != c.status {
+			t.Fatalf("%s answered %d, want %d", c.path, resp.StatusCode, c.status)
+		}
+		metrics := scrape(t, internal.URL)
+		want := `kportal_http_requests_total{method="GET",route="` + c.path + `",status="` + strconv.Itoa(c.status) + `"} 1`
+		if !strings.Contains(metrics, want) {
+			t.Errorf("%s: no %s in the metrics:\n%s", c.path, want, grepLines(metrics, `route="`+c.path+`",status`))
+		}
+		if c.status != 200 && strings.Contains(metrics, `route="`+c.path+`",status="200"`) {
+			t.Errorf("%s counted as 200:\n%s", c.path, grepLines(metrics, `route="`+c.path+`",status`))
+		}
+	}
 }
 
 // /readyz answers 200 while Redis, MinIO and Kratos are down (pages work

@@ -158,7 +158,10 @@ func (m *Module) probe(ctx context.Context, d Dependency) error {
 }
 
 // HTTPMetrics counts requests and their duration by route pattern (not raw
-// path, so ids do not explode the label set).
+// path, so ids do not explode the label set) and the status actually sent:
+// it hands a handler's error to the error handler itself, as echo's request
+// logger does with HandleError, so an apperr's status is known before it is
+// counted. Placed outside the panic recovery, a panic counts as its 500.
 func HTTPMetrics(reg prometheus.Registerer) echo.MiddlewareFunc {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kportal_http_requests_total", Help: "HTTP requests by route, method and status.",
@@ -171,20 +174,16 @@ func HTTPMetrics(reg prometheus.Registerer) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
-			err := next(c)
-			status := c.Response().Status
-			if err != nil {
-				if he, ok := err.(*echo.HTTPError); ok {
-					status = he.Code
-				}
+			if err := next(c); err != nil {
+				c.Error(err)
 			}
 			route := c.Path()
 			if route == "" {
 				route = "unmatched"
 			}
-			requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(status)).Inc()
+			requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(c.Response().Status)).Inc()
 			duration.WithLabelValues(route, c.Request().Method).Observe(time.Since(start).Seconds())
-			return err
+			return nil
 		}
 	}
 }

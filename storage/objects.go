@@ -31,8 +31,9 @@ type Objects struct {
 // ErrObjectNotFound is returned by Get and Stat for a key that does not exist.
 var ErrObjectNotFound = errors.New("object not found")
 
-// OpenObjects connects to the object store and creates the bucket if it is missing.
-func OpenObjects(ctx context.Context, cfg ObjectConfig) (*Objects, error) {
+// NewObjects returns the object store's client without contacting it (a
+// probe that must work while the store is down); OpenObjects is the usual way.
+func NewObjects(cfg ObjectConfig) (*Objects, error) {
 	client, err := minio.New(cfg.Endpoint, &minio.Options{
 		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
 		Secure: cfg.Secure,
@@ -40,6 +41,16 @@ func OpenObjects(ctx context.Context, cfg ObjectConfig) (*Objects, error) {
 	if err != nil {
 		return nil, fmt.Errorf("object storage endpoint %q is not valid: %v", cfg.Endpoint, err)
 	}
+	return &Objects{client: client, bucket: cfg.Bucket}, nil
+}
+
+// OpenObjects connects to the object store and creates the bucket if it is missing.
+func OpenObjects(ctx context.Context, cfg ObjectConfig) (*Objects, error) {
+	o, err := NewObjects(cfg)
+	if err != nil {
+		return nil, err
+	}
+	client := o.client
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	exists, err := client.BucketExists(ctx, cfg.Bucket)
@@ -60,7 +71,7 @@ func OpenObjects(ctx context.Context, cfg ObjectConfig) (*Objects, error) {
 	if err := client.EnableVersioning(ctx, cfg.Bucket); err != nil {
 		return nil, fmt.Errorf("object storage at %s: versioning bucket %q: %s", cfg.Endpoint, cfg.Bucket, describeS3Error(err))
 	}
-	return &Objects{client: client, bucket: cfg.Bucket}, nil
+	return o, nil
 }
 
 func describeS3Error(err error) string {

@@ -58,6 +58,7 @@ type app struct {
 	host     *modules.Host
 	sessions *identity.Sessions
 	web      *web.Module
+	health   *health.Module
 	metrics  *prometheus.Registry
 	probe    bool // the role matrix test: real guard, stand-in handlers
 	enforcer *policies.Enforcer
@@ -116,15 +117,16 @@ func open(ctx context.Context, cfg *config, serves bool) (*app, error) {
 	nav := a.host.Nav
 	a.sessions = identity.NewSessions(a.kratos, a.db, a.log, cfg.SessionCache)
 	a.web = web.New(nav)
-	checks := map[string]health.Check{
-		"postgres": func(ctx context.Context) error { return a.db.PingContext(ctx) },
-		"redis":    func(ctx context.Context) error { return pingRedis(ctx, a.redis) },
-		"minio":    a.objects.Ping,
-		"kratos":   a.kratos.Ping,
-	}
+	// The probes read the app's fields when they run, so a test can point one elsewhere.
+	a.health = health.New(a.log, a.metrics,
+		health.Dependency{Name: "postgres", Required: true, Check: func(ctx context.Context) error { return a.db.PingContext(ctx) }},
+		health.Dependency{Name: "redis", Check: func(ctx context.Context) error { return pingRedis(ctx, a.redis) }},
+		health.Dependency{Name: "minio", Check: func(ctx context.Context) error { return a.objects.Ping(ctx) }},
+		health.Dependency{Name: "kratos", Check: func(ctx context.Context) error { return a.kratos.Ping(ctx) }},
+	)
 	if err := a.host.Register(
 		a.web,
-		health.New(checks, a.metrics),
+		a.health,
 		identity.New(a.kratos, a.sessions, nav, a.queue).LimitWith(a.limiter),
 		onboarding.New(a.db, nav, a.queue, cfg.BaseURL, a.kratos).LimitWith(a.limiter),
 		roles.New(a.db, nav, a.kratos),
@@ -212,6 +214,7 @@ func (a *app) server() *echo.Echo {
 				return nil
 			},
 		}),
+		health.HTTPMetrics(a.metrics), // outside the recovery, so a panic counts as the 500 it becomes
 		middleware.RecoverWithConfig(middleware.RecoverConfig{
 			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 				recoveredPanics.Add(1)
@@ -219,11 +222,10 @@ func (a *app) server() *echo.Echo {
 				return err
 			},
 		}),
-		health.HTTPMetrics(a.metrics),
 		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "30M", Skipper: documents.StreamsBody}),
 	)
-	e.Use(web.Security(a.cfg.SecureCookies)...)
-	e.Use(a.sessions.Middleware())
+	e.Use(web.Security(a.cfg.HTTPS())...)
+	e.Use(skip(health.IsProbe, a.sessions.Middleware()))
 	if a.probe {
 		a.host.MountProbe(e)
 	} else {
@@ -251,24 +253,78 @@ func clientAddress(trusted []*net.IPNet) echo.IPExtractor {
 	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
-// serveHTTP runs the server until ctx ends, then drains requests.
-func (a *app) serveHTTP(ctx context.Context) error {
-	e := a.server()
-	errc := make(chan error, 1)
-	go func() { errc <- e.Start(a.cfg.Addr) }()
-	a.log.Info("web server listening", "addr", a.cfg.Addr, "url", a.cfg.BaseURL)
-	select {
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("web server on %s: %w", a.cfg.Addr, err)
+// skip applies mw except to requests for which skipped is true.
+func skip(skipped func(echo.Context) bool, mw echo.MiddlewareFunc) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		with := mw(next)
+		return func(c echo.Context) error {
+			if skipped(c) {
+				return next(c)
+			}
+			return with(c)
 		}
-		return nil
+	}
+}
+
+// internalServer is what only operators reach (KPORTAL_INTERNAL_ADDR): the
+// metrics, and the probes again for a monitor inside the network.
+func (a *app) internalServer() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.Use(middleware.Recover())
+	e.GET("/metrics", echo.WrapHandler(a.health.Metrics()))
+	e.GET("/healthz", health.Alive)
+	e.GET("/readyz", a.health.Ready)
+	e.Server.ReadHeaderTimeout = 10 * time.Second
+	return e
+}
+
+// dependencyProbeInterval is how often every dependency is probed for the
+// log and the kportal_dependency_up gauge.
+const dependencyProbeInterval = 15 * time.Second
+
+// serveHTTP runs the public server and the internal one until ctx ends, then
+// drains both; when one fails, both stop.
+func (a *app) serveHTTP(ctx context.Context) error {
+	type listener struct {
+		name, addr string
+		e          *echo.Echo
+	}
+	ls := []listener{{"web server", a.cfg.Addr, a.server()}}
+	if a.cfg.InternalAddr != "" {
+		ls = append(ls, listener{"internal server", a.cfg.InternalAddr, a.internalServer()})
+	}
+	errc := make(chan error, len(ls))
+	for _, l := range ls {
+		go func() {
+			err := l.e.Start(l.addr)
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			} else {
+				err = fmt.Errorf("%s on %s: %w", l.name, l.addr, err)
+			}
+			errc <- err
+		}()
+	}
+	a.log.Info("web server listening", "addr", a.cfg.Addr, "url", a.cfg.BaseURL, "internal_addr", a.cfg.InternalAddr)
+	wctx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() { a.health.Watch(wctx, dependencyProbeInterval); close(watched) }()
+	defer func() { stopWatch(); <-watched }()
+	var first error
+	select {
+	case first = <-errc:
 	case <-ctx.Done():
 	}
 	a.log.Info("web server draining")
 	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownPeriod)
 	defer cancel()
-	return e.Shutdown(sctx)
+	for _, l := range ls {
+		if err := l.e.Shutdown(sctx); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // jobMux registers every job handler: the infrastructure's and the modules'.

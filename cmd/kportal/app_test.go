@@ -101,51 +101,6 @@ func TestErrorPagesAndJSONErrors(t *testing.T) {
 	}
 }
 
-func TestHealthAndReadiness(t *testing.T) {
-	cfg := testConfig(t)
-	a, srv := startApp(t, cfg, false)
-	for _, path := range []string{"/healthz", "/readyz"} {
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if body := readAll(t, resp); resp.StatusCode != 200 {
-			t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
-		}
-	}
-	resp, err := http.Get(srv.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics := readAll(t, resp)
-	for _, want := range []string{"kportal_http_requests_total", "go_sql_max_open_connections", "go_goroutines"} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("metrics lack %s", want)
-		}
-	}
-
-	// Redis goes away: readiness says so by name; the process stays alive.
-	a.redis.Addr = "127.0.0.1:1"
-	resp, err = http.Get(srv.URL + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res struct {
-		Status string
-		Down   []string
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&res)
-	resp.Body.Close()
-	if resp.StatusCode != 503 || len(res.Down) != 1 || res.Down[0] != "redis" {
-		t.Fatalf("readyz with Redis down: %d %+v", resp.StatusCode, res)
-	}
-	a.redis.Addr = testenv.RedisAddr
-	resp, _ = http.Get(srv.URL + "/readyz")
-	if readAll(t, resp); resp.StatusCode != 200 {
-		t.Fatalf("readyz with Redis back: %d", resp.StatusCode)
-	}
-}
-
 func readAll(t *testing.T, resp *http.Response) string {
 	t.Helper()
 	defer resp.Body.Close()

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 type config struct {
 	Env            string
 	Addr           string
+	InternalAddr   string
 	BaseURL        string
 	DatabaseURL    string
 	MigrateURL     string
@@ -36,7 +38,6 @@ type config struct {
 	SMTPCAFile     string
 	MailFrom       string
 	LogLevel       string
-	SecureCookies  bool
 	SessionCache   time.Duration
 	Concurrency    int
 	ShutdownPeriod time.Duration
@@ -128,7 +129,8 @@ func proxies(c *config, v string) error {
 var settings = []setting{
 	{"KPORTAL_ENV", "development", "development, staging or production; only development lets seed and the writing benchmarks run", str(func(c *config) *string { return &c.Env })},
 	{"KPORTAL_ADDR", "127.0.0.1:8080", "address the web server listens on", str(func(c *config) *string { return &c.Addr })},
-	{"KPORTAL_BASE_URL", "http://localhost:8080", "public URL of the site, used in e-mail links", str(func(c *config) *string { return &c.BaseURL })},
+	{"KPORTAL_INTERNAL_ADDR", "127.0.0.1:8081", "address of the internal listener: /metrics, /healthz, /readyz (keep it off the internet; empty: none)", str(func(c *config) *string { return &c.InternalAddr })},
+	{"KPORTAL_BASE_URL", "http://localhost:8080", "public URL of the site, used in e-mail links; https makes cookies Secure and sends HSTS", str(func(c *config) *string { return &c.BaseURL })},
 	{"KPORTAL_DATABASE_URL", "postgres://kportal_app:kportal_app@127.0.0.1:5432/kportal?sslmode=disable", "PostgreSQL as the application role (owns nothing, no BYPASSRLS)", str(func(c *config) *string { return &c.DatabaseURL })},
 	{"KPORTAL_MIGRATE_DATABASE_URL", "postgres://kportal_owner:kportal_owner@127.0.0.1:5432/kportal?sslmode=disable", "PostgreSQL as the owner role, for migrate and seed", str(func(c *config) *string { return &c.MigrateURL })},
 	{"KPORTAL_DB_MAX_CONNS", "20", "maximum open database connections", integer(func(c *config) *int { return &c.DBMaxConns })},
@@ -146,7 +148,6 @@ var settings = []setting{
 	{"KPORTAL_SMTP_CA_FILE", "", "PEM file of the CA that signed the SMTP server's certificate (a private relay); empty: the system's CAs", str(func(c *config) *string { return &c.SMTPCAFile })},
 	{"KPORTAL_MAIL_FROM", "kportal <ikke-svar@kportal.localhost>", "sender of kportal's e-mail", str(func(c *config) *string { return &c.MailFrom })},
 	{"KPORTAL_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *config) *string { return &c.LogLevel })},
-	{"KPORTAL_SECURE_COOKIES", "false", "mark kportal's cookies Secure (true behind HTTPS)", boolean(func(c *config) *bool { return &c.SecureCookies })},
 	{"KPORTAL_SESSION_CACHE", "30s", "how long a checked Kratos session is trusted without asking again", duration(func(c *config) *time.Duration { return &c.SessionCache })},
 	{"KPORTAL_WORKER_CONCURRENCY", "10", "jobs the worker runs at once", integer(func(c *config) *int { return &c.Concurrency })},
 	{"KPORTAL_SHUTDOWN_PERIOD", "20s", "how long shutdown waits for requests and jobs to finish", duration(func(c *config) *time.Duration { return &c.ShutdownPeriod })},
@@ -174,6 +175,9 @@ func loadConfig() (*config, error) {
 	default:
 		return nil, fmt.Errorf("KPORTAL_ENV: must be development, staging or production, not %q", c.Env)
 	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("KPORTAL_BASE_URL: must be an http:// or https:// URL like https://kportal.example.no, not %q", c.BaseURL)
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -181,6 +185,10 @@ func loadConfig() (*config, error) {
 	}
 	return c, nil
 }
+
+// HTTPS reports whether the site is served over HTTPS (TLS may end at a
+// load balancer in front): its cookies are then Secure and HSTS is sent.
+func (c *config) HTTPS() bool { return strings.HasPrefix(strings.ToLower(c.BaseURL), "https://") }
 
 // envHelp lists the environment variables, for --help.
 func envHelp() string {

@@ -112,6 +112,7 @@ func TestBadConfigurationIsOneClearLine(t *testing.T) {
 		{"bad number", "KPORTAL_DB_MAX_CONNS", "many", "KPORTAL_DB_MAX_CONNS"},
 		{"SMTP CA file missing", "KPORTAL_SMTP_CA_FILE", "/nonexistent/smtp-ca.pem", "SMTP CA file /nonexistent/smtp-ca.pem"},
 		{"SMTP credentials in clear", "KPORTAL_SMTP_URL", "smtp://u:hemmelig@127.0.0.1:1025/?disable_starttls=true", "credentials are never sent without TLS"},
+		{"base URL not http(s)", "KPORTAL_BASE_URL", "htps://kportal.example.no", "KPORTAL_BASE_URL: must be an http:// or https:// URL"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -38,7 +38,6 @@ var roleMatrix = map[string]string{
 	"POST /glemt-passord":            "public",
 	"GET /healthz":                   "public",
 	"GET /hjelp":                     "public",
-	"GET /metrics":                   "public",
 	"GET /readyz":                    "public",
 	"GET /logg-inn":                  "public",
 	"POST /logg-inn":                 "public",

@@ -233,22 +233,39 @@ func csrf(secureCookies bool, lookup string, skip func(echo.Context) bool) echo.
 }
 
 // Security is the middleware every response passes: security headers and CSRF
-// protection of forms. secureCookies is true behind HTTPS.
-func Security(secureCookies bool) []echo.MiddlewareFunc {
+// protection of forms. https says the site is served over HTTPS (its base
+// URL), perhaps through a load balancer that ends TLS: cookies are then
+// Secure and every response carries HSTS. Over plain HTTP there is no HSTS,
+// whatever a client's X-Forwarded-Proto claims.
+func Security(https bool) []echo.MiddlewareFunc {
 	return []echo.MiddlewareFunc{
 		middleware.SecureWithConfig(middleware.SecureConfig{
 			XSSProtection:         "0",
 			ContentTypeNosniff:    "nosniff",
 			XFrameOptions:         "DENY",
-			HSTSMaxAge:            63072000,
 			ReferrerPolicy:        "same-origin",
 			ContentSecurityPolicy: "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'",
 		}),
+		hsts(https),
 		// A multipart body is never parsed to look for the token (that would read
 		// an upload of any size, from anyone, before the session is checked): such
 		// forms carry it in the header or the URL.
-		csrf(secureCookies, "header:X-CSRF-Token,query:_csrf,form:_csrf", func(c echo.Context) bool { return isMultipart(c) }),
-		csrf(secureCookies, "header:X-CSRF-Token,query:_csrf", func(c echo.Context) bool { return !isMultipart(c) }),
+		csrf(https, "header:X-CSRF-Token,query:_csrf,form:_csrf", func(c echo.Context) bool { return isMultipart(c) }),
+		csrf(https, "header:X-CSRF-Token,query:_csrf", func(c echo.Context) bool { return !isMultipart(c) }),
 		cleanInput,
+	}
+}
+
+// hsts sends Strict-Transport-Security (two years, subdomains too) when the
+// site is HTTPS.
+func hsts(https bool) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		if !https {
+			return next
+		}
+		return func(c echo.Context) error {
+			c.Response().Header().Set(echo.HeaderStrictTransportSecurity, "max-age=63072000; includeSubDomains")
+			return next(c)
+		}
 	}
 }

@@ -150,7 +150,7 @@ func (m *Module) probe(ctx context.Context, d Dependency) error {
 	m.mu.Unlock()
 	switch {
 	case !up && (!seen || was):
-		m.log.Warn("dependency down", "dependency", d.Name, "required", d.Required, "err", err)
+		m.log.Warn("dependency down", "dependency", d.Name, "required", d.Required, "error", err)
 	case up && (!seen || !was):
 		m.log.Info("dependency up", "dependency", d.Name)
 	}

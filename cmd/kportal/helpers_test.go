@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -175,26 +173,7 @@ func stepwise(t *testing.T, ctx context.Context, name string, parts ...steps) er
 // sessionToken signs in through Kratos' native flow, as an API client would.
 func sessionToken(t *testing.T, cfg *config, email, password string) string {
 	t.Helper()
-	resp, err := http.Get(cfg.KratosPublic + "/self-service/login/api")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var flow struct{ ID string }
-	_ = json.NewDecoder(resp.Body).Decode(&flow)
-	resp.Body.Close()
-	body := strings.NewReader(`{"method":"password","identifier":"` + email + `","password":"` + password + `"}`)
-	resp, err = http.Post(cfg.KratosPublic+"/self-service/login?flow="+flow.ID, "application/json", body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Token string `json:"session_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Token == "" {
-		t.Fatalf("native login of %s: HTTP %d %v", email, resp.StatusCode, err)
-	}
-	return out.Token
+	return testenv.SessionToken(t, email, password)
 }
 
 // untilDone repeats a browser step that can fail while the page still moves

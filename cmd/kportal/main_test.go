@@ -167,9 +167,10 @@ func (b *browser) post(path string, form url.Values) (int, string, string) {
 	return resp.StatusCode, resp.Request.URL.RequestURI(), string(body)
 }
 
-// submit fills the form of one method group on a page and posts it.
-func (b *browser) submit(page, group string, fields url.Values) (int, string, string) {
-	b.t.Helper()
+// formOf returns the action and the values of a page's form of one method
+// group, with fields filled in.
+func formOf(t *testing.T, page, group string, fields url.Values) (string, url.Values) {
+	t.Helper()
 	for _, m := range formRe.FindAllStringSubmatch(page, -1) {
 		if m[2] != group {
 			continue
@@ -181,10 +182,17 @@ func (b *browser) submit(page, group string, fields url.Values) (int, string, st
 		for k, v := range fields {
 			form[k] = v
 		}
-		return b.post(strings.ReplaceAll(m[1], "&amp;", "&"), form)
+		return strings.ReplaceAll(m[1], "&amp;", "&"), form
 	}
-	b.t.Fatalf("no %q form on page:\n%s", group, page)
-	return 0, "", ""
+	t.Fatalf("no %q form on page:\n%s", group, page)
+	return "", nil
+}
+
+// submit fills the form of one method group on a page and posts it.
+func (b *browser) submit(page, group string, fields url.Values) (int, string, string) {
+	b.t.Helper()
+	action, form := formOf(b.t, page, group, fields)
+	return b.post(action, form)
 }
 
 func newUser(t *testing.T, cfg *config, given string) (email, password string) {

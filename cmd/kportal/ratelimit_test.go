@@ -58,27 +58,6 @@ func clearLimits(t *testing.T) {
 	}
 }
 
-// formOf returns the action and the values of a page's form of one method
-// group, with fields filled in.
-func formOf(t *testing.T, page, group string, fields url.Values) (string, url.Values) {
-	t.Helper()
-	for _, m := range formRe.FindAllStringSubmatch(page, -1) {
-		if m[2] != group {
-			continue
-		}
-		form := url.Values{}
-		for _, h := range hiddenRe.FindAllStringSubmatch(m[3], -1) {
-			form.Set(h[1], html.UnescapeString(h[2]))
-		}
-		for k, v := range fields {
-			form[k] = v
-		}
-		return strings.ReplaceAll(m[1], "&amp;", "&"), form
-	}
-	t.Fatalf("no %q form on page:\n%s", group, page)
-	return "", nil
-}
-
 // send posts a form with extra headers and returns the final response (its
 // headers included) and body.
 func (b *browser) send(path string, form url.Values, header http.Header) (*http.Response, string) {

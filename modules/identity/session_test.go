@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -49,26 +48,7 @@ func apiSession(t *testing.T, given string) string {
 	if _, err := k.EnsureIdentity(context.Background(), email, given, "Testesen", password); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Get(testenv.KratosPublic + "/self-service/login/api")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var flow struct{ ID string }
-	_ = json.NewDecoder(resp.Body).Decode(&flow)
-	resp.Body.Close()
-	body := strings.NewReader(`{"method":"password","identifier":"` + email + `","password":"` + password + `"}`)
-	resp, err = http.Post(testenv.KratosPublic+"/self-service/login?flow="+flow.ID, "application/json", body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Token string `json:"session_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Token == "" {
-		t.Fatalf("native login of %s: HTTP %d %v", email, resp.StatusCode, err)
-	}
-	return out.Token
+	return testenv.SessionToken(t, email, password)
 }
 
 // Many requests of one session not yet cached (a page and its htmx requests)

@@ -3,7 +3,9 @@
 #   make test  services up, then every test
 SHELL := /bin/bash
 BIN := .dev/bin/kportal
-GO_TEST_FLAGS ?= -count=1 -timeout 30m
+# -race: a data race fails the run. The timeout is per package; the slowest,
+# cmd/kportal, takes about 5 minutes with -race (README, Tests).
+GO_TEST_FLAGS ?= -race -count=1 -timeout 60m
 
 .PHONY: dev test services down status build vet vendor
 

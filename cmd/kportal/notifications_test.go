@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
 	"github.com/uptrace/bun"
 
 	"kportal/modules/notifications"
@@ -44,6 +45,23 @@ func countIn(t *testing.T, tenantID uuid.UUID, query string, args ...any) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// jobQueues is the Redis database of cfg's job queues.
+func jobQueues(cfg *config) asynq.RedisClientOpt {
+	return asynq.RedisClientOpt{Addr: cfg.RedisAddr, DB: cfg.RedisDB}
+}
+
+// settle waits until the tenant's events are relayed, every job has run to
+// its end and maildev lists every e-mail handed to it: what a test counts
+// then is all there will be.
+func settle(t *testing.T, cfg *config, tenantID uuid.UUID) {
+	t.Helper()
+	testenv.WaitFor(t, 30*time.Second, "the outbox to be relayed", func() bool {
+		return countIn(t, tenantID, "SELECT count(*) FROM outbox WHERE tenant_id = ? AND delivered_at IS NULL", tenantID) == 0
+	})
+	testenv.WaitQueuesDrained(t, jobQueues(cfg), 30*time.Second)
+	testenv.SyncMail(t)
 }
 
 // mailCounts reads maildev once and counts the e-mails to each of addresses.
@@ -128,7 +146,7 @@ func TestWorkerKilledMidBatch(t *testing.T) {
 	}
 	_ = worker.Process.Signal(syscall.SIGKILL)
 	_ = worker.Wait()
-	time.Sleep(500 * time.Millisecond)
+	testenv.SyncMail(t) // what the killed worker handed over is listed now
 	atKill := total()
 	if atKill >= n {
 		t.Fatalf("the batch was done (%d e-mails) before the kill: make it larger", atKill)
@@ -146,7 +164,10 @@ func TestWorkerKilledMidBatch(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
-	time.Sleep(2 * time.Second) // anything sent twice, or late, would arrive by now
+	// The tasks the killed worker held run again once their lease runs out, and
+	// must find their e-mail sent: wait for them and for what they might send.
+	testenv.WaitQueuesDrained(t, jobQueues(cfg), 3*time.Minute)
+	testenv.SyncMail(t)
 	counts := mailCounts(t, addresses)
 	for a, c := range counts {
 		if c != 1 {
@@ -246,7 +267,7 @@ func TestBrowserNotificationSettings(t *testing.T) {
 	}
 	emitTo(t, tn.ID, "goal.approved", person, map[string]any{"goal_code": "KLS-011"})
 	testenv.WaitFor(t, 20*time.Second, "the third notice", func() bool { return deliveries() == 3 })
-	time.Sleep(time.Second)
+	settle(t, cfg, tn.ID)
 	if got := testenv.MailsTo(t, email); len(got) != 1 {
 		t.Fatalf("%d e-mails; the second approval was sent although turned off", len(got))
 	}
@@ -282,7 +303,7 @@ func TestGoalApprovalMailsOnce(t *testing.T) {
 	approve("KLS-001")
 	mails := testenv.WaitForMails(t, w.lis.email, 1, 20*time.Second)
 	testenv.WaitForMails(t, w.leder.email, 1, 20*time.Second) // goal.sent: e-mail by default
-	time.Sleep(1500 * time.Millisecond)
+	settle(t, cfg, w.tn.ID)
 	if mails = testenv.MailsTo(t, w.lis.email); len(mails) != 1 {
 		t.Fatalf("%d e-mails to the LIS for one approval", len(mails))
 	}
@@ -299,7 +320,7 @@ func TestGoalApprovalMailsOnce(t *testing.T) {
 	testenv.WaitFor(t, 20*time.Second, "the second notice", func() bool {
 		return countIn(t, w.tn.ID, "SELECT count(*) FROM deliveries WHERE tenant_id = ? AND recipient_id = ? AND type = 'goal.approved'", w.tn.ID, w.lis.id) == 2
 	})
-	time.Sleep(time.Second)
+	settle(t, cfg, w.tn.ID)
 	if n := len(testenv.MailsTo(t, w.lis.email)); n != 1 {
 		t.Fatalf("%d e-mails to the LIS after turning approvals off", n)
 	}

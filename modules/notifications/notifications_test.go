@@ -101,6 +101,14 @@ func (f *fixture) startWorker(t *testing.T) {
 	t.Cleanup(srv.Shutdown)
 }
 
+// settle waits until every job has run to its end and maildev lists every
+// e-mail handed to it, so what a test counts then is all there will be.
+func (f *fixture) settle(t *testing.T) {
+	t.Helper()
+	testenv.WaitQueuesDrained(t, f.redis, 30*time.Second)
+	testenv.SyncMail(t)
+}
+
 func (f *fixture) relayAll(t *testing.T) {
 	t.Helper()
 	for {
@@ -169,7 +177,7 @@ func TestApprovalSendsExactlyOneEmail(t *testing.T) {
 	if _, err := f.queue.Enqueue(asynq.NewTask(workers.TypeEvent, b), asynq.Queue(workers.QueueMail), asynq.TaskID(workers.EventTaskID(eventID))); err == nil {
 		t.Fatal("asynq took a second task with the event's id")
 	}
-	time.Sleep(1500 * time.Millisecond)
+	f.settle(t)
 	if got := testenv.MailsTo(t, lis.Email); len(got) != 1 {
 		t.Fatalf("%d e-mails for one approval", len(got))
 	}
@@ -195,7 +203,7 @@ func TestTypeTurnedOffSendsNoEmail(t *testing.T) {
 	f.relayAll(t)
 	testenv.WaitForMails(t, other.Email, 1, 15*time.Second) // the other one still gets theirs
 	testenv.WaitFor(t, 10*time.Second, "the notice", func() bool { return len(deliveriesTo(t, f.env.App, f.tenant.ID, lis.ID)) == 1 })
-	time.Sleep(time.Second)
+	f.settle(t)
 	if got := testenv.MailsTo(t, lis.Email); len(got) != 0 {
 		t.Fatalf("%d e-mails for a type turned off", len(got))
 	}
@@ -313,7 +321,7 @@ func TestWeeklySummaryOnePerPerson(t *testing.T) {
 	}
 	got := testenv.WaitForMails(t, lis.Email, 1, 15*time.Second)
 	testenv.WaitForMails(t, sup.Email, 1, 15*time.Second)
-	time.Sleep(1500 * time.Millisecond)
+	f.settle(t)
 	if got = testenv.MailsTo(t, lis.Email); len(got) != 1 || len(testenv.MailsTo(t, sup.Email)) != 1 {
 		t.Fatalf("summaries: LIS %d, supervisor %d", len(got), len(testenv.MailsTo(t, sup.Email)))
 	}
@@ -366,6 +374,21 @@ func startRedis(t *testing.T, port int) *exec.Cmd {
 	return cmd
 }
 
+// warnings is a log handler that signals each warning: the relay logs one for
+// every attempt that could not reach Redis.
+type warnings chan struct{}
+
+func (w warnings) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (w warnings) Handle(context.Context, slog.Record) error {
+	select {
+	case w <- struct{}{}:
+	default:
+	}
+	return nil
+}
+func (w warnings) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w warnings) WithGroup(string) slog.Handler      { return w }
+
 // With Redis down the events wait in PostgreSQL; when it is back they go,
 // once.
 func TestRedisDownEventsWait(t *testing.T) {
@@ -397,10 +420,18 @@ func TestRedisDownEventsWait(t *testing.T) {
 	}
 	// The relay as the worker runs it: it keeps trying, and relays once Redis is back.
 	relay.Interval = 100 * time.Millisecond
+	failed := make(chan struct{}, 64)
+	relay.Log = slog.New(warnings(failed))
 	runCtx, stop := context.WithCancel(ctx)
 	stopped := make(chan struct{})
 	go func() { relay.Run(runCtx); close(stopped) }()
-	time.Sleep(time.Second)
+	for i := 0; i < 2; i++ { // two of its attempts ended while Redis was away
+		select {
+		case <-failed:
+		case <-ctx.Done():
+			t.Fatal("the relay did not try again while Redis was down")
+		}
+	}
 	if pending() != 1 {
 		t.Fatal("the event left the outbox while Redis was down")
 	}

@@ -3,6 +3,8 @@ package testenv
 import (
 	"encoding/json"
 	"net/http"
+	"net/smtp"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -69,4 +71,24 @@ func WaitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// SyncMail sends a marker e-mail to the SMTP sink and waits until maildev
+// lists it. maildev answers a message before it has stored it, so one handed
+// over just before may not be listed yet; it is once the marker, handed over
+// after it, is (maildev stores messages in the order it takes them). After
+// WaitQueuesDrained it makes every e-mail the jobs sent visible, so a test can
+// count them.
+func SyncMail(t testing.TB) {
+	t.Helper()
+	u, err := url.Parse(SMTPURL)
+	if err != nil {
+		t.Fatalf("SMTP URL %q: %v", SMTPURL, err)
+	}
+	to := UniqueEmail("synk")
+	msg := "From: test@kportal.localhost\r\nTo: " + to + "\r\nSubject: synk\r\n\r\nsynk\r\n"
+	if err := smtp.SendMail(u.Host, nil, "test@kportal.localhost", []string{to}, []byte(msg)); err != nil {
+		t.Fatalf("marker e-mail to %s: %v", u.Host, err)
+	}
+	WaitForMails(t, to, 1, 15*time.Second)
 }

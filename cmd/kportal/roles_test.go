@@ -286,27 +286,29 @@ func TestSecurityForeignPersonIsNotFound(t *testing.T) {
 	noRedirect := *admin.c
 	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-	base := fmt.Sprintf("/t/%s/admin/personer/%s", mine.Slug, foreign)
-	for _, post := range []struct {
-		path string
-		form url.Values
-	}{
-		{"/roller", url.Values{"roles": {"lis", "tenant_admin"}}},
-		{"/roller", url.Values{}}, // no roles at all
-		{"/hpr", url.Values{"hpr": {rolesRandomHPR()}}},
-		{"/leder", url.Values{"leder": {sup.String()}}},
-		{"/supervisorer", url.Values{"supervisor": {sup.String()}}},
-		{"/supervisorer/" + sup.String() + "/fjern", url.Values{}},
-		{"/spesialiteter", url.Values{"lis_specialties": {"ORT"}}},
-	} {
-		post.form.Set("_csrf", token)
-		resp, err := noRedirect.PostForm(srv.URL+base+post.path, post.form)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNotFound {
-			t.Errorf("POST %s %v for a person of another tenant: %d, want 404", post.path, post.form, resp.StatusCode)
+	for _, who := range []uuid.UUID{foreign, uuid.New()} { // another tenant's person, and nobody
+		base := fmt.Sprintf("/t/%s/admin/personer/%s", mine.Slug, who)
+		for _, post := range []struct {
+			path string
+			form url.Values
+		}{
+			{"/roller", url.Values{"roles": {"lis", "tenant_admin"}}},
+			{"/roller", url.Values{}}, // no roles at all
+			{"/hpr", url.Values{"hpr": {rolesRandomHPR()}}},
+			{"/leder", url.Values{"leder": {sup.String()}}},
+			{"/supervisorer", url.Values{"supervisor": {sup.String()}}},
+			{"/supervisorer/" + sup.String() + "/fjern", url.Values{}},
+			{"/spesialiteter", url.Values{"lis_specialties": {"ORT"}}},
+		} {
+			post.form.Set("_csrf", token)
+			resp, err := noRedirect.PostForm(srv.URL+base+post.path, post.form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("POST %s %v for a person not in the tenant: %d, want 404", post.path, post.form, resp.StatusCode)
+			}
 		}
 	}
 	if got := rolesOf(t, mine, foreign); len(got) != 0 {

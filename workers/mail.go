@@ -61,6 +61,7 @@ type Mailer struct {
 
 	tls         *tls.Config // nil: no TLS at all (a local sink, never with credentials)
 	implicitTLS bool        // smtps://: TLS from the first byte
+	hello       string      // the name given in EHLO; "" for "localhost"
 	// idle holds a few connections between messages: a summary run sends
 	// thousands, and a new connection costs STARTTLS and AUTH each time.
 	idle chan *smtpConn
@@ -80,6 +81,16 @@ const DefaultMailTimeout = 30 * time.Second
 
 // MailerOption changes how a Mailer connects.
 type MailerOption func(*Mailer) error
+
+// WithHelloName has the Mailer introduce itself as name (EHLO) instead of
+// net/smtp's "localhost", which relays that check the name refuse; "" changes
+// nothing.
+func WithHelloName(name string) MailerOption {
+	return func(m *Mailer) error {
+		m.hello = name
+		return nil
+	}
+}
 
 // WithCAFile trusts only the CA certificates in the PEM file path (a private
 // relay's own CA) instead of the system's; "" changes nothing.
@@ -296,7 +307,11 @@ func (s *Mailer) client(ctx context.Context) (*smtpConn, error) {
 
 // secure starts TLS where the URL asks for it and then authenticates.
 func (s *Mailer) secure(c *smtpConn) error {
-	if err := c.Hello("localhost"); err != nil { // net/smtp's name; said here so a failure is not read as "no STARTTLS"
+	hello := s.hello
+	if hello == "" {
+		hello = "localhost" // net/smtp's own
+	}
+	if err := c.Hello(hello); err != nil { // said here so a failure is not read as "no STARTTLS"
 		return s.describe(err)
 	}
 	if s.tls != nil && !s.implicitTLS {

@@ -29,7 +29,8 @@ func send(t *testing.T, m *workers.Mailer, to string) error {
 // only after TLS. A second message reuses the connection.
 func TestSecurityMailArrivesOverSTARTTLS(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{Mode: smtptest.StartTLS, User: "kportal", Password: "hemmelig"})
-	m, err := workers.NewMailer("smtp://kportal:hemmelig@localhost:"+srv.Port, sender, workers.WithCAFile(srv.CAFile))
+	m, err := workers.NewMailer("smtp://kportal:hemmelig@localhost:"+srv.Port, sender, workers.WithCAFile(srv.CAFile),
+		workers.WithHelloName("kportal.example.no"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func TestSecurityMailArrivesOverSTARTTLS(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := srv.Wait(t, to, 10*time.Second)
-		if !got.TLS || got.User != "kportal" || !strings.Contains(got.Data, "velkommen") {
+		if !got.TLS || got.User != "kportal" || !strings.Contains(got.Data, "velkommen") || got.Helo != "kportal.example.no" {
 			t.Fatalf("got %+v", got)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"sync/atomic"
 	"time"
@@ -420,5 +421,10 @@ func runAll(ctx context.Context, cfg *config, _ []string) error {
 // newMailer is kportal's mailer as configured (KPORTAL_SMTP_URL,
 // KPORTAL_SMTP_CA_FILE, KPORTAL_MAIL_FROM).
 func newMailer(cfg *config) (*workers.Mailer, error) {
-	return workers.NewMailer(cfg.SMTPURL, cfg.MailFrom, workers.WithCAFile(cfg.SMTPCAFile))
+	// The site's own name in EHLO: relays refuse "localhost" from afar.
+	var hello string
+	if u, err := url.Parse(cfg.BaseURL); err == nil {
+		hello = u.Hostname()
+	}
+	return workers.NewMailer(cfg.SMTPURL, cfg.MailFrom, workers.WithCAFile(cfg.SMTPCAFile), workers.WithHelloName(hello))
 }

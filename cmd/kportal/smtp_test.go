@@ -48,6 +48,7 @@ func TestHardeningSMTPAsInREADME(t *testing.T) {
 			t.Setenv("KPORTAL_SMTP_URL", u)
 			t.Setenv("KPORTAL_SMTP_CA_FILE", srv.CAFile) // instead of the README's path
 			t.Setenv("KPORTAL_MAIL_FROM", "kportal <ikke-svar@example.no>")
+			t.Setenv("KPORTAL_BASE_URL", "https://kportal.example.no") // the name kportal gives in EHLO
 			cfg, err := loadConfig()
 			if err != nil {
 				t.Fatal(err)
@@ -61,7 +62,7 @@ func TestHardeningSMTPAsInREADME(t *testing.T) {
 			if err := mailer.Send(ctx, workers.Mail{To: "lis@example.no", Subject: "Invitasjon", Text: "Velkommen"}); err != nil {
 				t.Fatal(err)
 			}
-			if got := srv.Wait(t, "lis@example.no", 10*time.Second); !got.TLS || got.User != "user" || srv.PlainTextAuths() != 0 {
+			if got := srv.Wait(t, "lis@example.no", 10*time.Second); !got.TLS || got.User != "user" || srv.PlainTextAuths() != 0 || got.Helo != "kportal.example.no" {
 				t.Fatalf("got %+v, %d AUTH in clear", got, srv.PlainTextAuths())
 			}
 		})

@@ -52,6 +52,7 @@ type Message struct {
 	Data string // the message as sent, dot-unstuffed
 	TLS  bool   // the conversation was encrypted
 	User string // who authenticated, "" for nobody
+	Helo string // the name the client gave in its last EHLO or HELO
 }
 
 // Server is a running test SMTP server.
@@ -169,7 +170,7 @@ func (s *Server) serve(raw net.Conn, id int64) {
 		s.mu.Unlock()
 	}()
 	c := raw
-	encrypted := false
+	encrypted, helo := false, ""
 	if s.opts.Mode == Implicit {
 		tc := tls.Server(c, s.tlsConf)
 		if tc.Handshake() != nil {
@@ -193,6 +194,7 @@ func (s *Server) serve(raw net.Conn, id int64) {
 		verb, arg, _ := strings.Cut(line, " ")
 		switch strings.ToUpper(verb) {
 		case "EHLO", "HELO":
+			helo = arg
 			ext := []string{"smtptest"}
 			if s.opts.Mode == StartTLS && !encrypted {
 				ext = append(ext, "STARTTLS")
@@ -257,7 +259,7 @@ func (s *Server) serve(raw net.Conn, id int64) {
 				return // cut off before the end: no message
 			}
 			s.mu.Lock()
-			s.msgs = append(s.msgs, Message{From: from, To: to, Data: string(data), TLS: encrypted, User: user})
+			s.msgs = append(s.msgs, Message{From: from, To: to, Data: string(data), TLS: encrypted, User: user, Helo: helo})
 			close(s.changed)
 			s.changed = make(chan struct{})
 			s.mu.Unlock()

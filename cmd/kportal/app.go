@@ -72,7 +72,18 @@ type app struct {
 func newLogger(level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	redis.SetLogger(redisLog{log})
+	return log
+}
+
+// redisLog puts go-redis' own lines (a failed dial, each time one is tried)
+// into the JSON log at debug level: the health probe already logs each change
+// of Redis' state once.
+type redisLog struct{ log *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.log.DebugContext(ctx, "redis client", "message", fmt.Sprintf(format, v...))
 }
 
 // openApp connects to every service and checks each, so bad configuration

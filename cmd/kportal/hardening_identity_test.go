@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -182,24 +180,6 @@ func TestSecurityInvitationNeedsTheVerifiedInvitedAddress(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination the server's goroutines share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // An invitation link's token is a secret: the request log shows the route
 // pattern, and the token leaves the address bar at once, so it travels in no
 // return_to and no later URL.
@@ -209,7 +189,7 @@ func TestSecurityInvitationTokenStaysOutOfLogsAndURLs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	a.log = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := httptest.NewServer(a.server())
 	t.Cleanup(func() { srv.Close(); a.close() })

@@ -1,11 +1,9 @@
 package health_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -16,23 +14,7 @@ import (
 	"kportal/storage/testenv"
 )
 
-// lockedBuffer is a log sink the probes' goroutines may write to at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
+func count(l *testenv.LogBuffer, s string) int { return strings.Count(l.String(), s) }
 
 // gauge is kportal_dependency_up for one dependency; -1 when absent.
 func gauge(t *testing.T, reg *prometheus.Registry, dep string) float64 {
@@ -67,7 +49,7 @@ func TestHardeningDependencyStateInMetricsAndLoggedOncePerChange(t *testing.T) {
 		defer c.Close()
 		return c.Ping(ctx).Err()
 	}
-	var logs lockedBuffer
+	var logs testenv.LogBuffer
 	reg := prometheus.NewRegistry()
 	h := health.New(slog.New(slog.NewJSONHandler(&logs, nil)), reg, health.Dependency{Name: "redis", Check: ping})
 	ctx := context.Background()
@@ -90,11 +72,11 @@ func TestHardeningDependencyStateInMetricsAndLoggedOncePerChange(t *testing.T) {
 		if g := gauge(t, reg, "redis"); g != s.up {
 			t.Errorf("step %d: kportal_dependency_up{dependency=\"redis\"} = %v, want %v", i, g, s.up)
 		}
-		if ups, downs := logs.count(`"msg":"dependency up"`), logs.count(`"msg":"dependency down"`); ups != s.ups || downs != s.downs {
-			t.Errorf("step %d: %d up and %d down lines, want %d and %d:\n%s", i, ups, downs, s.ups, s.downs, logs.b.String())
+		if ups, downs := count(&logs, `"msg":"dependency up"`), count(&logs, `"msg":"dependency down"`); ups != s.ups || downs != s.downs {
+			t.Errorf("step %d: %d up and %d down lines, want %d and %d:\n%s", i, ups, downs, s.ups, s.downs, logs.String())
 		}
 	}
-	if logs.count(`"dependency":"redis"`) != 3 || logs.count("127.0.0.1:1") != 1 {
-		t.Errorf("the log should name the dependency and, when down, why:\n%s", logs.b.String())
+	if count(&logs, `"dependency":"redis"`) != 3 || count(&logs, "127.0.0.1:1") != 1 {
+		t.Errorf("the log should name the dependency and, when down, why:\n%s", logs.String())
 	}
 }

@@ -161,6 +161,24 @@ func setScope(ctx context.Context, tx bun.Tx, scope Scope) error {
 	return err
 }
 
+// OwnRecordTx runs fn in a read transaction in which person reads their own
+// record (plans, activities, signatures, goals, samtaler, documents) in every
+// tenant, through the own_record policies, and nothing of anyone else's: no
+// tenant is in force. Call it only with the signed-in person's own id, taken
+// from the session, never from the request.
+func OwnRecordTx(ctx context.Context, db bun.IDB, person uuid.UUID, fn func(ctx context.Context, tx bun.Tx) error) error {
+	if person == uuid.Nil {
+		return errors.New("tenants: OwnRecordTx without a person")
+	}
+	return withCaller(db.RunInTx(ctx, &sql.TxOptions{ReadOnly: true}, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.ExecContext(ctx, "SELECT set_config('app.tenant_id', '', true), set_config('app.person_id', ?, true), set_config('app.own_record', 'on', true)", person.String())
+		if err != nil {
+			return err
+		}
+		return fn(ctx, tx)
+	}))
+}
+
 // BySlug finds a tenant by its URL slug.
 func BySlug(ctx context.Context, db bun.IDB, slug string) (*Tenant, error) {
 	t := new(Tenant)

@@ -29,6 +29,7 @@ import (
 	"kportal/modules/documents"
 	"kportal/modules/goals"
 	"kportal/modules/health"
+	"kportal/modules/history"
 	"kportal/modules/identity"
 	"kportal/modules/notifications"
 	"kportal/modules/onboarding"
@@ -143,6 +144,7 @@ func open(ctx context.Context, cfg *config, serves bool) (*app, error) {
 		onboarding.New(a.db, nav, a.queue, cfg.BaseURL, a.kratos).LimitWith(a.limiter),
 		roles.New(a.db, nav, a.kratos),
 		people.New(a.db, nav),
+		history.New(a.db, nav),
 		catalog.New(a.db, nav),
 		plans.New(a.db, nav),
 		goals.New(a.db, nav),

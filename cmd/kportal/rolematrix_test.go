@@ -51,6 +51,7 @@ var roleMatrix = map[string]string{
 	"POST /innstillinger/test-epost": "signed-in",
 	"POST /logg-ut":                  "signed-in",
 	"GET /roller":                    "signed-in",
+	"GET /min-utdanning":             "signed-in",
 	"GET /t/:tenant/":                "members",
 
 	"GET /varsler/innstillinger":       "signed-in",

@@ -752,3 +752,39 @@ func (s *Store) CountRequested(ctx context.Context, tenantID, lisID uuid.UUID) (
 	})
 	return n, err
 }
+
+// OwnActivities lists the LIS's activities in every tenant, newest first (at
+// most limit). tx is a tenants.OwnRecordTx of that LIS: the own_record
+// policies decide what is seen (arenas stay in their tenant: no names).
+func OwnActivities(ctx context.Context, tx bun.IDB, lisID uuid.UUID, limit int) ([]Activity, error) {
+	var out []Activity
+	err := tx.NewRaw(`SELECT `+activityColumns+activityFrom+` WHERE a.lis_id = ? AND a.status <> 'withdrawn'
+		ORDER BY a.done_on DESC, a.created_at DESC LIMIT ?`, lisID, limit).Scan(ctx, &out)
+	return out, err
+}
+
+// ProcedureCount is how many repetitions of one procedure a LIS registered
+// in one tenant, by role; signed ones apart.
+type ProcedureCount struct {
+	TenantID        uuid.UUID `bun:"tenant_id"`
+	Name            string    `bun:"name"`
+	Assisted        int       `bun:"assisted"`
+	Performed       int       `bun:"performed"`
+	AssistedSigned  int       `bun:"assisted_signed"`
+	PerformedSigned int       `bun:"performed_signed"`
+}
+
+// OwnProcedureCounts sums the LIS's procedures per tenant and procedure
+// (withdrawn and rejected ones not counted), in a tenants.OwnRecordTx.
+func OwnProcedureCounts(ctx context.Context, tx bun.IDB, lisID uuid.UUID) ([]ProcedureCount, error) {
+	var out []ProcedureCount
+	err := tx.NewRaw(`SELECT a.tenant_id, coalesce(np.name, a.title) AS name,
+		coalesce(sum(a.count) FILTER (WHERE a.procedure_role = 'assisted'), 0) AS assisted,
+		coalesce(sum(a.count) FILTER (WHERE a.procedure_role = 'performed'), 0) AS performed,
+		coalesce(sum(a.count) FILTER (WHERE a.procedure_role = 'assisted' AND a.status = 'signed'), 0) AS assisted_signed,
+		coalesce(sum(a.count) FILTER (WHERE a.procedure_role = 'performed' AND a.status = 'signed'), 0) AS performed_signed
+		FROM activities a LEFT JOIN national_procedures np ON np.id = a.procedure_id
+		WHERE a.lis_id = ? AND a.kind = 'procedure' AND a.status NOT IN ('withdrawn', 'rejected')
+		GROUP BY a.tenant_id, coalesce(np.name, a.title) ORDER BY name`, lisID).Scan(ctx, &out)
+	return out, err
+}

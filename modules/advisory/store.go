@@ -566,3 +566,16 @@ func RemindPreparations(ctx context.Context, db bun.IDB, now time.Time) (int, er
 	}
 	return told, errors.Join(errs...)
 }
+
+// OwnSessions lists the samtaler the LIS took part in, in every tenant,
+// newest first: date, status and veileder (Place, Topics and the texts stay
+// on the samtale page). tx is a tenants.OwnRecordTx of that LIS.
+func OwnSessions(ctx context.Context, tx bun.IDB, lisID uuid.UUID) ([]Session, error) {
+	var out []Session
+	err := tx.NewRaw(`SELECT `+sessionColumns+sessionFrom+` WHERE s.lis_id = ? ORDER BY s.starts_at DESC`, lisID).Scan(ctx, &out)
+	for i := range out {
+		out[i].inOslo()
+		out[i].Place, out[i].Topics = "", ""
+	}
+	return out, err
+}

@@ -573,3 +573,12 @@ func (s *Store) Cleanup(ctx context.Context, tenantID uuid.UUID) (int, error) {
 	}
 	return n, nil
 }
+
+// OwnDocuments lists the person's documents in every tenant, newest first
+// (names and dates; opening one goes through its tenant's route). tx is a
+// tenants.OwnRecordTx of that person.
+func OwnDocuments(ctx context.Context, tx bun.IDB, personID uuid.UUID) ([]Document, error) {
+	var out []Document
+	err := tx.NewRaw(`SELECT `+docColumns+` FROM documents WHERE person_id = ? ORDER BY uploaded_at DESC LIMIT 1000`, personID).Scan(ctx, &out)
+	return out, err
+}

@@ -1008,3 +1008,16 @@ func (s *Store) Decide(ctx context.Context, tenantID uuid.UUID, approver tenants
 	}
 	return c, nil
 }
+
+// OwnApproved lists the LIS's approved goals in every tenant, newest decision
+// first, with who approved them. tx is a tenants.OwnRecordTx of that LIS: the
+// own_record policies decide what is seen.
+func OwnApproved(ctx context.Context, tx bun.IDB, lisID uuid.UUID) ([]Progress, error) {
+	var out []Progress
+	err := tx.NewRaw(`SELECT `+progressColumns+progressFrom+`WHERE gp.lis_id = ? AND gp.status = 'approved'
+		ORDER BY gp.decided_at DESC NULLS LAST, gp.goal_code`, lisID).Scan(ctx, &out)
+	for i := range out {
+		out[i].inOslo()
+	}
+	return out, err
+}

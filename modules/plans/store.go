@@ -508,3 +508,18 @@ func AssignAutomatic(ctx context.Context, tx bun.IDB, tenantID, lisID uuid.UUID)
 	})
 	return out, err
 }
+
+// OwnAssignment is one of a LIS's plans in any tenant (Min utdanning).
+type OwnAssignment struct {
+	TenantID uuid.UUID `bun:"tenant_id"`
+	Assignment
+}
+
+// OwnAssignments lists the LIS's plans in every tenant, current first. tx is
+// a tenants.OwnRecordTx of that LIS: the own_record policies decide what is
+// seen.
+func OwnAssignments(ctx context.Context, tx bun.IDB, lisID uuid.UUID) ([]OwnAssignment, error) {
+	var out []OwnAssignment
+	err := tx.NewRaw("SELECT a.tenant_id, "+assignmentCols+" WHERE a.lis_id = ? ORDER BY a.archived_at IS NOT NULL, a.assigned_at DESC", lisID).Scan(ctx, &out)
+	return out, err
+}

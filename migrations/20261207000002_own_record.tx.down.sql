@@ -1,0 +1,14 @@
+DROP INDEX documents_own;
+DROP INDEX advisory_sessions_own;
+DROP INDEX goal_progress_own;
+DROP INDEX activities_own;
+DROP INDEX plan_assignments_own;
+DROP POLICY own_record ON plan_templates;
+DROP POLICY own_record ON advisory_notes;
+DROP POLICY own_record ON signatures;
+DROP POLICY own_record ON documents;
+DROP POLICY own_record ON advisory_sessions;
+DROP POLICY own_record ON goal_progress;
+DROP POLICY own_record ON activities;
+DROP POLICY own_record ON plan_assignments;
+DROP FUNCTION kportal_own_record(uuid);

@@ -1,0 +1,212 @@
+// Package history is Min utdanning: a LIS's own record across every tenant
+// they have belonged to (plans, approved goals, activities and procedure
+// counts, samtaler, documents), readable also after a workplace removed their
+// role. It reads through the owning modules' Own* functions inside
+// tenants.OwnRecordTx, so the own_record row policies decide what is seen.
+package history
+
+import (
+	"context"
+	"embed"
+	"io/fs"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/uptrace/bun"
+
+	"kportal/modules"
+	"kportal/modules/activities"
+	"kportal/modules/advisory"
+	"kportal/modules/documents"
+	"kportal/modules/goals"
+	"kportal/modules/plans"
+	"kportal/modules/web"
+	"kportal/tenants"
+)
+
+//go:embed templates
+var templatesFS embed.FS
+
+// ActivityLimit is how many of the newest activities the page lists (the
+// procedure counts cover all of them).
+const ActivityLimit = 300
+
+// Module is the history module.
+type Module struct {
+	db    bun.IDB
+	pages *web.Pages
+}
+
+// New returns the module.
+func New(db bun.IDB, nav web.NavFunc) *Module {
+	sub, _ := fs.Sub(templatesFS, "templates")
+	return &Module{db: db, pages: web.MustPages(sub, nav)}
+}
+
+func (m *Module) Info() modules.Info {
+	return modules.Info{ID: "history", Title: "Min utdanning", Requires: []string{"web"}}
+}
+
+func (m *Module) Routes(r *modules.Router) {
+	r.GET("/min-utdanning", m.page, modules.SignedIn())
+}
+
+// Nav shows the entry to whoever holds lis somewhere; someone whose lis roles
+// were all removed finds the page from Mine roller.
+func (m *Module) Nav(v *modules.Viewer) []modules.NavItem {
+	if v == nil {
+		return nil
+	}
+	for _, ms := range v.Memberships {
+		for _, r := range ms.Roles {
+			if r == "lis" {
+				return []modules.NavItem{{Label: "Min utdanning", Href: "/min-utdanning", Order: 890}}
+			}
+		}
+	}
+	return nil
+}
+
+// Section is the record from one tenant.
+type Section struct {
+	Tenant     tenants.Tenant
+	Member     bool // the viewer still belongs to it (its name links home)
+	Plans      []plans.OwnAssignment
+	Goals      []goals.Progress
+	Activities []activities.Activity
+	Procedures []activities.ProcedureCount
+	Sessions   []advisory.Session
+	Documents  []documents.Document
+}
+
+// Current reports whether the section has a plan not ended.
+func (s *Section) Current() bool {
+	for _, p := range s.Plans {
+		if p.ArchivedAt == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Record is the viewer's whole record, one section per tenant.
+type Record struct {
+	Sections []*Section
+	// Truncated: the activity list stops at ActivityLimit.
+	Truncated bool
+}
+
+// Load reads person's own record. person must be the signed-in viewer.
+func Load(ctx context.Context, db bun.IDB, person uuid.UUID) (*Record, error) {
+	rec := &Record{}
+	by := map[uuid.UUID]*Section{}
+	sec := func(id uuid.UUID) *Section {
+		s := by[id]
+		if s == nil {
+			s = &Section{Tenant: tenants.Tenant{ID: id}}
+			by[id] = s
+		}
+		return s
+	}
+	err := tenants.OwnRecordTx(ctx, db, person, func(ctx context.Context, tx bun.Tx) error {
+		ps, err := plans.OwnAssignments(ctx, tx, person)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			p.AssignedAt = p.AssignedAt.In(web.Oslo)
+			if p.ArchivedAt != nil {
+				t := p.ArchivedAt.In(web.Oslo)
+				p.ArchivedAt = &t
+			}
+			sec(p.TenantID).Plans = append(sec(p.TenantID).Plans, p)
+		}
+		gs, err := goals.OwnApproved(ctx, tx, person)
+		if err != nil {
+			return err
+		}
+		for _, g := range gs {
+			sec(g.TenantID).Goals = append(sec(g.TenantID).Goals, g)
+		}
+		as, err := activities.OwnActivities(ctx, tx, person, ActivityLimit+1)
+		if err != nil {
+			return err
+		}
+		if len(as) > ActivityLimit {
+			as, rec.Truncated = as[:ActivityLimit], true
+		}
+		for _, a := range as {
+			sec(a.TenantID).Activities = append(sec(a.TenantID).Activities, a)
+		}
+		pcs, err := activities.OwnProcedureCounts(ctx, tx, person)
+		if err != nil {
+			return err
+		}
+		for _, pc := range pcs {
+			sec(pc.TenantID).Procedures = append(sec(pc.TenantID).Procedures, pc)
+		}
+		ss, err := advisory.OwnSessions(ctx, tx, person)
+		if err != nil {
+			return err
+		}
+		for _, s := range ss {
+			sec(s.TenantID).Sessions = append(sec(s.TenantID).Sessions, s)
+		}
+		ds, err := documents.OwnDocuments(ctx, tx, person)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			d.UploadedAt = d.UploadedAt.In(web.Oslo)
+			sec(d.TenantID).Documents = append(sec(d.TenantID).Documents, d)
+		}
+		if len(by) == 0 {
+			return nil
+		}
+		ids := make([]uuid.UUID, 0, len(by))
+		for id := range by {
+			ids = append(ids, id)
+		}
+		// The tenant registry is not tenant-scoped: names and kinds.
+		var ts []tenants.Tenant
+		if err := tx.NewSelect().Model(&ts).Column("id", "slug", "name", "kind", "status").Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+			return err
+		}
+		for _, t := range ts {
+			by[t.ID].Tenant = t
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range by {
+		rec.Sections = append(rec.Sections, s)
+	}
+	// Where the LIS works now first, then by name.
+	sort.Slice(rec.Sections, func(i, j int) bool {
+		a, b := rec.Sections[i], rec.Sections[j]
+		if a.Current() != b.Current() {
+			return a.Current()
+		}
+		return a.Tenant.Name < b.Tenant.Name
+	})
+	return rec, nil
+}
+
+func (m *Module) page(c echo.Context) error {
+	ctx := c.Request().Context()
+	v := modules.ViewerFrom(ctx)
+	// The person is the session's, never anything from the request.
+	rec, err := Load(ctx, m.db, v.PersonID)
+	if err != nil {
+		return err
+	}
+	for _, s := range rec.Sections {
+		s.Member = v.RolesIn(s.Tenant.ID) != nil && s.Tenant.Status != tenants.StatusSuspended
+	}
+	return m.pages.Render(c, http.StatusOK, "history", "Min utdanning", map[string]any{"Record": rec, "Now": time.Now().In(web.Oslo)})
+}

@@ -18,11 +18,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 func newTenant(t *testing.T, db bun.IDB, name string) *tenants.Tenant {
 	t.Helper()
-	tn := &tenants.Tenant{Slug: "t-" + uuid.NewString()[:8], Name: name, Kind: tenants.KindHF}
-	if err := tenants.Create(context.Background(), db, tn); err != nil {
-		t.Fatal(err)
-	}
-	return tn
+	return testenv.NewTenant(t, db, &tenants.Tenant{Name: name})
 }
 
 func newPerson(t *testing.T, db bun.IDB) uuid.UUID {

@@ -30,13 +30,7 @@ type fixture struct {
 
 func newPerson(t *testing.T, db bun.IDB, given string) tenants.Actor {
 	t.Helper()
-	var id uuid.UUID
-	err := db.NewRaw("INSERT INTO people (identity_id, email, given_name, family_name) VALUES (?, ?, ?, 'Testesen') RETURNING id",
-		uuid.New(), testenv.UniqueEmail(given), given).Scan(context.Background(), &id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tenants.Actor{PersonID: id, Name: given + " Testesen"}
+	return tenants.Actor{PersonID: testenv.NewPerson(t, db, given, "Testesen"), Name: given + " Testesen"}
 }
 
 func newTenant(t *testing.T, db bun.IDB, name, rhf string) *tenants.Tenant {

@@ -42,13 +42,7 @@ func newTenant(t *testing.T, db bun.IDB, name string, kind tenants.Kind) *tenant
 
 func newPerson(t *testing.T, db bun.IDB) uuid.UUID {
 	t.Helper()
-	var id uuid.UUID
-	err := db.NewRaw("INSERT INTO people (identity_id, email, given_name, family_name) VALUES (?, ?, 'Astrid', 'Lie') RETURNING id",
-		uuid.New(), testenv.UniqueEmail("p")).Scan(context.Background(), &id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
+	return testenv.NewPerson(t, db, "Astrid", "Lie")
 }
 
 // clock is a settable test clock.

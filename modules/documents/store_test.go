@@ -45,21 +45,12 @@ type fixture struct {
 
 func newPerson(t *testing.T, db bun.IDB, given string) tenants.Actor {
 	t.Helper()
-	var id uuid.UUID
-	if err := db.NewRaw("INSERT INTO people (identity_id, email, given_name, family_name) VALUES (?, ?, ?, 'Testesen') RETURNING id",
-		uuid.New(), testenv.UniqueEmail(given), given).Scan(context.Background(), &id); err != nil {
-		t.Fatal(err)
-	}
-	return tenants.Actor{PersonID: id, Name: given + " Testesen"}
+	return tenants.Actor{PersonID: testenv.NewPerson(t, db, given, "Testesen"), Name: given + " Testesen"}
 }
 
 func newTenant(t *testing.T, db bun.IDB, name string) *tenants.Tenant {
 	t.Helper()
-	tn := &tenants.Tenant{Slug: "t-" + uuid.NewString()[:8], Name: name, Kind: tenants.KindHF}
-	if err := tenants.Create(context.Background(), db, tn); err != nil {
-		t.Fatal(err)
-	}
-	return tn
+	return testenv.NewTenant(t, db, &tenants.Tenant{Name: name})
 }
 
 // newFixture: in tenant A a LIS supervised by sup, and stranger, a supervisor

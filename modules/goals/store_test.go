@@ -19,22 +19,12 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 func newTenant(t *testing.T, db bun.IDB, name string) *tenants.Tenant {
 	t.Helper()
-	tn := &tenants.Tenant{Slug: "t-" + uuid.NewString()[:8], Name: name, Kind: tenants.KindHF}
-	if err := tenants.Create(context.Background(), db, tn); err != nil {
-		t.Fatal(err)
-	}
-	return tn
+	return testenv.NewTenant(t, db, &tenants.Tenant{Name: name})
 }
 
 func newPerson(t *testing.T, db bun.IDB, given string) tenants.Actor {
 	t.Helper()
-	var id uuid.UUID
-	err := db.NewRaw("INSERT INTO people (identity_id, email, given_name, family_name) VALUES (?, ?, ?, 'Test') RETURNING id",
-		uuid.New(), testenv.UniqueEmail(given), given).Scan(context.Background(), &id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tenants.Actor{PersonID: id, Name: given + " Test"}
+	return tenants.Actor{PersonID: testenv.NewPerson(t, db, given, "Test"), Name: given + " Test"}
 }
 
 func inTenant(t *testing.T, db bun.IDB, tenantID uuid.UUID, fn func(ctx context.Context, tx bun.Tx) error) {

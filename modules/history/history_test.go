@@ -20,22 +20,12 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 func newPerson(t *testing.T, db bun.IDB, given string) uuid.UUID {
 	t.Helper()
-	var id uuid.UUID
-	err := db.NewRaw("INSERT INTO people (identity_id, email, given_name, family_name) VALUES (?, ?, ?, 'Testesen') RETURNING id",
-		uuid.New(), testenv.UniqueEmail(given), given).Scan(context.Background(), &id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
+	return testenv.NewPerson(t, db, given, "Testesen")
 }
 
 func newTenant(t *testing.T, db bun.IDB, name string) *tenants.Tenant {
 	t.Helper()
-	tn := &tenants.Tenant{Slug: "t-" + uuid.NewString()[:8], Name: name, Kind: tenants.KindHF}
-	if err := tenants.Create(context.Background(), db, tn); err != nil {
-		t.Fatal(err)
-	}
-	return tn
+	return testenv.NewTenant(t, db, &tenants.Tenant{Name: name})
 }
 
 // ownTables are the tables given the own_record policy.

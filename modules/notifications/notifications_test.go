@@ -55,11 +55,7 @@ func newFixture(t *testing.T) *fixture {
 
 func newTenant(t *testing.T, db bun.IDB, name string) *tenants.Tenant {
 	t.Helper()
-	tn := &tenants.Tenant{Slug: "varsel-" + uuid.NewString()[:8], Name: name, Kind: tenants.KindHF}
-	if err := tenants.Create(context.Background(), db, tn); err != nil {
-		t.Fatal(err)
-	}
-	return tn
+	return testenv.NewTenant(t, db, &tenants.Tenant{Name: name})
 }
 
 type person struct {

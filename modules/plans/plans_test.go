@@ -55,11 +55,7 @@ func newTenant(t *testing.T, kind tenants.Kind) *tenants.Tenant {
 
 func newPerson(t *testing.T) uuid.UUID {
 	t.Helper()
-	var id uuid.UUID
-	if err := testenv.Get(t).App.NewRaw("INSERT INTO people (identity_id, email, given_name, family_name) VALUES (?, ?, 'Lise', 'Test') RETURNING id", uuid.New(), testenv.UniqueEmail("p")).Scan(context.Background(), &id); err != nil {
-		t.Fatal(err)
-	}
-	return id
+	return testenv.NewPerson(t, testenv.Get(t).App, "Lise", "Test")
 }
 
 func relate(t *testing.T, tn *tenants.Tenant, lis, leder uuid.UUID) {

@@ -19,22 +19,12 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 func newTenant(t *testing.T, db bun.IDB, name string, kind tenants.Kind) *tenants.Tenant {
 	t.Helper()
-	tn := &tenants.Tenant{Slug: "t-" + uuid.NewString()[:8], Name: name, Kind: kind}
-	if err := tenants.Create(context.Background(), db, tn); err != nil {
-		t.Fatal(err)
-	}
-	return tn
+	return testenv.NewTenant(t, db, &tenants.Tenant{Name: name, Kind: kind})
 }
 
 func newPerson(t *testing.T, db bun.IDB) uuid.UUID {
 	t.Helper()
-	var id uuid.UUID
-	err := db.NewRaw("INSERT INTO people (identity_id, email, given_name, family_name) VALUES (?, ?, 'Test', 'Person') RETURNING id",
-		uuid.New(), testenv.UniqueEmail("p")).Scan(context.Background(), &id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
+	return testenv.NewPerson(t, db, "Test", "Person")
 }
 
 func admin(t *testing.T, db bun.IDB) Actor {

@@ -18,11 +18,7 @@ import (
 
 func newTenant(t *testing.T, name string) *tenants.Tenant {
 	t.Helper()
-	tn := &tenants.Tenant{Slug: "roles-" + uuid.NewString()[:8], Name: name, Kind: tenants.KindHF}
-	if err := tenants.Create(context.Background(), testenv.Get(t).Owner, tn); err != nil {
-		t.Fatal(err)
-	}
-	return tn
+	return testenv.NewTenant(t, testenv.Get(t).Owner, &tenants.Tenant{Name: name})
 }
 
 // newMember makes a person row (no Kratos identity is needed for a person

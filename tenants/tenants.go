@@ -179,6 +179,17 @@ func OwnRecordTx(ctx context.Context, db bun.IDB, person uuid.UUID, fn func(ctx 
 	}))
 }
 
+// ByIDs reads the tenants with the given ids (name, kind, status; the
+// tenant registry is not tenant-scoped).
+func ByIDs(ctx context.Context, db bun.IDB, ids []uuid.UUID) ([]Tenant, error) {
+	var ts []Tenant
+	if len(ids) == 0 {
+		return ts, nil
+	}
+	err := db.NewSelect().Model(&ts).Column("id", "slug", "name", "kind", "status").Where("id IN (?)", bun.In(ids)).Scan(ctx)
+	return ts, err
+}
+
 // BySlug finds a tenant by its URL slug.
 func BySlug(ctx context.Context, db bun.IDB, slug string) (*Tenant, error) {
 	t := new(Tenant)

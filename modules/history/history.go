@@ -170,9 +170,8 @@ func Load(ctx context.Context, db bun.IDB, person uuid.UUID) (*Record, error) {
 		for id := range by {
 			ids = append(ids, id)
 		}
-		// The tenant registry is not tenant-scoped: names and kinds.
-		var ts []tenants.Tenant
-		if err := tx.NewSelect().Model(&ts).Column("id", "slug", "name", "kind", "status").Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+		ts, err := tenants.ByIDs(ctx, tx, ids)
+		if err != nil {
 			return err
 		}
 		for _, t := range ts {

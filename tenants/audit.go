@@ -43,6 +43,11 @@ const (
 	AuditPersonImported      = "person.imported"
 	AuditPersonDetailsEdited = "person.edited"
 	AuditDocumentOpened      = "document.downloaded" // a LIS's document opened by someone else
+	AuditTransferRegistered  = "transfer.registered"
+	AuditTransferCancelled   = "transfer.cancelled"
+	AuditTransferDone        = "transfer.done" // at the new workplace
+	AuditTransferLeft        = "transfer.left" // at the old workplace
+	AuditTransferReturned    = "transfer.returned"
 )
 
 // ActionText is an audit action in Norwegian.
@@ -58,7 +63,10 @@ var auditTexts = map[string]string{
 	AuditRelationAdded: "Relasjon lagt til", AuditRelationRemoved: "Relasjon fjernet",
 	AuditInvitationSent: "Invitasjon sendt", AuditInvitationAccepted: "Invitasjon godtatt", AuditInvitationRevoked: "Invitasjon trukket tilbake",
 	AuditDelegationGranted: "Godkjenning delegert", AuditDelegationRevoked: "Delegering trukket tilbake",
-	AuditTenantEntered: "Innlogget i virksomheten", AuditTenantOnboarded: "Virksomheten tatt i bruk",
+	AuditTransferRegistered: "Arbeidsstedsbytte registrert", AuditTransferCancelled: "Arbeidsstedsbytte avlyst",
+	AuditTransferDone: "LIS begynt (arbeidsstedsbytte)", AuditTransferLeft: "LIS sluttet (arbeidsstedsbytte)",
+	AuditTransferReturned: "Ventende arbeid returnert til LIS etter flytting",
+	AuditTenantEntered:    "Innlogget i virksomheten", AuditTenantOnboarded: "Virksomheten tatt i bruk",
 	AuditTenantSuspended: "Virksomheten stengt", AuditTenantReopened: "Virksomheten åpnet igjen",
 	AuditPersonImported: "Person importert", AuditPersonDetailsEdited: "Personopplysninger endret",
 	AuditDocumentOpened: "Dokument åpnet",

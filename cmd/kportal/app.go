@@ -40,6 +40,7 @@ import (
 	"kportal/modules/ratelimit"
 	"kportal/modules/registrations"
 	"kportal/modules/roles"
+	"kportal/modules/transfers"
 	"kportal/modules/web"
 	"kportal/policies"
 	"kportal/storage"
@@ -151,6 +152,7 @@ func open(ctx context.Context, cfg *config, serves bool) (*app, error) {
 		activities.New(a.db, nav),
 		overview.New(a.db, nav),
 		advisory.New(a.db, nav),
+		transfers.New(a.db, nav, a.queue, a.log),
 		progress.New(a.db, nav),
 		notifications.New(a.db, nav, a.mailer, a.queue, cfg.BaseURL),
 		agreements.New(a.db, a.objects, nav, agreements.Options{}),

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"kportal/modules/apperr"
 	"kportal/tenants"
@@ -373,4 +374,35 @@ func Migrate(ctx context.Context, db bun.IDB, tenantID, lisID uuid.UUID, toVersi
 	}
 	_, err = db.ExecContext(ctx, "UPDATE plan_assignments SET version_id = ? WHERE tenant_id = ? AND lis_id = ? AND archived_at IS NULL", toVersion, tenantID, lisID)
 	return err
+}
+
+// StricterSince reports, for each goal code with the catalogue version an
+// approval of it was made under, whether a published version after that one,
+// up to toVersion, marked the goal stricter: then the approval does not carry
+// into a plan of toVersion (the rule Migrate applies within a tenant). One
+// query for all codes.
+func StricterSince(ctx context.Context, db bun.IDB, toVersion int, approvedUnder map[string]int) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(approvedUnder) == 0 {
+		return out, nil
+	}
+	codes := make([]string, 0, len(approvedUnder))
+	versions := make([]int, 0, len(approvedUnder))
+	for c, v := range approvedUnder {
+		codes = append(codes, c)
+		versions = append(versions, v)
+	}
+	var rows []struct {
+		Code     string `bun:"code"`
+		Stricter bool   `bun:"stricter"`
+	}
+	err := db.NewRaw(`SELECT x.code, EXISTS (SELECT 1 FROM goals g JOIN catalog_versions v ON v.id = g.version_id
+			WHERE g.code = x.code AND g.stricter AND v.published_at IS NOT NULL
+			AND v.published_at > (SELECT coalesce(published_at, '-infinity') FROM catalog_versions WHERE id = x.version_id)
+			AND v.published_at <= (SELECT coalesce(published_at, 'infinity') FROM catalog_versions WHERE id = ?)) AS stricter
+		FROM unnest(?::text[], ?::int[]) AS x (code, version_id)`, toVersion, pgdialect.Array(codes), pgdialect.Array(versions)).Scan(ctx, &rows)
+	for _, r := range rows {
+		out[r.Code] = r.Stricter
+	}
+	return out, err
 }

@@ -140,6 +140,30 @@ var Types = []Type{
 		Notice: func(p Payload) (string, string) {
 			return "Helsedirektoratet har behandlet registreringen: " + p.or("se status", "outcome_text", "state"), "/utdanningsvirksomhet"
 		}},
+	{Topic: "transfer.cancelled", Label: "Arbeidsstedsbytte avlyst", Who: "LIS", Default: on,
+		Notice: func(p Payload) (string, string) {
+			return "Byttet til " + p.or("den nye virksomheten", "to_name") + " " + p.S("starts_on") + " er avlyst", "/"
+		}},
+	{Topic: "transfer.started", Label: "Arbeidsstedsbytte gjennomført", Who: "LIS", Default: on,
+		Notice: func(p Payload) (string, string) {
+			return "Velkommen til " + p.or("den nye virksomheten", "to_name") + ": godkjente læringsmål og tidligere aktiviteter følger deg", "/laeringsmaal"
+		}},
+	{Topic: "transfer.arrived", Label: "Ny LIS har begynt", Who: "Leder ved den nye virksomheten", Default: on,
+		Notice: func(p Payload) (string, string) {
+			return p.or("En LIS", "lis_name") + " har begynt her fra " + p.or("en annen virksomhet", "from_name"), p.path("/arbeidsstedsbytte")
+		}},
+	{Topic: "transfer.veileder", Label: "Du følger med som veileder", Who: "Veileder, ved bytte innen samme RHF", Default: on,
+		Notice: func(p Payload) (string, string) {
+			return "Du er fortsatt veileder for " + p.or("LIS-en", "lis_name") + ", nå ved " + p.or("den nye virksomheten", "to_name"), "/veiledning"
+		}},
+	{Topic: "transfer.left", Label: "LIS har sluttet", Who: "Leder ved den gamle virksomheten", Default: summary,
+		Notice: func(p Payload) (string, string) {
+			return p.or("En LIS", "lis_name") + " har begynt ved " + p.or("en annen virksomhet", "to_name") + " " + p.S("starts_on"), "/arbeidsstedsbytte"
+		}},
+	{Topic: "transfer.returned", Label: "Ventende arbeid returnert etter flytting", Who: "LIS", Default: on,
+		Notice: func(p Payload) (string, string) {
+			return "Aktiviteter og læringsmål som ventet ved den gamle virksomheten, er returnert til deg: send dem på nytt hos " + p.or("den nye virksomheten", "to_name"), "/aktiviteter"
+		}},
 	{Topic: "invitation.sent", Label: "Invitasjoner", Who: "Den som inviteres", Default: Channels{Email: true}, Locked: true},
 }
 

@@ -523,3 +523,28 @@ func OwnAssignments(ctx context.Context, tx bun.IDB, lisID uuid.UUID) ([]OwnAssi
 	err := tx.NewRaw("SELECT a.tenant_id, "+assignmentCols+" WHERE a.lis_id = ? ORDER BY a.archived_at IS NOT NULL, a.assigned_at DESC", lisID).Scan(ctx, &out)
 	return out, err
 }
+
+// AssignInTx gives a LIS the plan of a template in tx (the tenant in force),
+// recorded as assigned by by (nil: kportal). It returns the active assignment
+// of that template, new or the one the LIS already had. The transfers module
+// assigns the new workplace's plan with it in the move's own transaction.
+func AssignInTx(ctx context.Context, tx bun.IDB, tenantID, lisID, templateID uuid.UUID, by *uuid.UUID) (*Assignment, error) {
+	t, err := TemplateByID(ctx, tx, tenantID, templateID)
+	if err != nil {
+		return nil, err
+	}
+	if t.ArchivedAt != nil {
+		return nil, apperr.New(apperr.Invalid, "Planen %q er arkivert.", t.Name)
+	}
+	a, err := insertAssignment(ctx, tx, tenantID, lisID, t, by)
+	if err != nil || a != nil {
+		return a, err
+	}
+	var existing []Assignment
+	err = tx.NewRaw("SELECT "+assignmentCols+" WHERE a.tenant_id = ? AND a.lis_id = ? AND a.template_id = ? AND a.archived_at IS NULL",
+		tenantID, lisID, templateID).Scan(ctx, &existing)
+	if err != nil || len(existing) == 0 {
+		return nil, err
+	}
+	return &existing[0], nil
+}

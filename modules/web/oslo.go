@@ -13,3 +13,7 @@ var Oslo = func() *time.Location {
 	}
 	return l
 }()
+
+// Date is a calendar date as pages show it (d.m.åååå, as elsewhere). A date column has
+// no zone: it is shown as stored.
+func Date(t time.Time) string { return t.Format("2.1.2006") }

@@ -1,0 +1,13 @@
+DROP POLICY earlier_record ON documents;
+DROP POLICY earlier_record ON plan_templates;
+DROP POLICY earlier_record ON plan_assignments;
+DROP POLICY earlier_record ON goal_progress;
+DROP POLICY earlier_record ON signatures;
+DROP POLICY earlier_record ON activities;
+DROP FUNCTION kportal_earlier_record(uuid, uuid, boolean);
+ALTER TABLE activities DROP COLUMN origin_id, DROP COLUMN origin_tenant_id;
+ALTER TABLE goal_progress DROP COLUMN origin_id, DROP COLUMN origin_tenant_id;
+DROP TABLE transfer_settings;
+DROP TABLE earlier_workplaces;
+DROP TABLE transfers;
+DROP TABLE transfer_batches;

@@ -140,6 +140,10 @@ var Types = []Type{
 		Notice: func(p Payload) (string, string) {
 			return "Helsedirektoratet har behandlet registreringen: " + p.or("se status", "outcome_text", "state"), "/utdanningsvirksomhet"
 		}},
+	{Topic: "transfer.announced", Label: "LIS har meldt at de begynner her", Who: "Leder og administrator ved den nye virksomheten", Default: on,
+		Notice: func(p Payload) (string, string) {
+			return p.or("En LIS", "lis_name") + " har meldt at de begynner her " + p.S("starts_on") + ": bekreft og velg plan", p.path("/arbeidsstedsbytte")
+		}},
 	{Topic: "transfer.cancelled", Label: "Arbeidsstedsbytte avlyst", Who: "LIS", Default: on,
 		Notice: func(p Payload) (string, string) {
 			return "Byttet til " + p.or("den nye virksomheten", "to_name") + " " + p.S("starts_on") + " er avlyst", "/"

@@ -77,9 +77,10 @@ func (t *Transfer) StatusText() string { return StatusText(t.Status) }
 // StartsOnText is the start date as shown.
 func (t *Transfer) StartsOnText() string { return web.Date(t.StartsOn) }
 
-// Cancellable: registered or announced, and not started yet.
+// Cancellable: an announcement not confirmed (declined), or a registered move
+// before its start date.
 func (t *Transfer) Cancellable(today time.Time) bool {
-	return (t.Status == StatusRegistered || t.Status == StatusAnnounced) && t.StartsOn.Format("2006-01-02") > today.Format("2006-01-02")
+	return t.Status == StatusAnnounced || (t.Status == StatusRegistered && t.StartsOn.Format("2006-01-02") > today.Format("2006-01-02"))
 }
 
 // Report is what a move carried over and what it refused, and why.
@@ -211,48 +212,21 @@ func (s *Store) Register(ctx context.Context, tenantID uuid.UUID, by tenants.Act
 }
 
 func (s *Store) register(ctx context.Context, tx bun.Tx, tenantID uuid.UUID, by tenants.Actor, in Arrival, batchID *uuid.UUID, status string) (*Transfer, error) {
-	bad := map[string]string{}
 	p, err := findPerson(ctx, tx, in.Who)
 	if err != nil {
 		return nil, err
 	}
-	starts, err := time.Parse("2006-01-02", strings.TrimSpace(in.StartsOn))
-	today := s.today()
-	switch {
-	case err != nil:
-		bad["starts_on"] = "Skriv startdatoen som en dato (ÅÅÅÅ-MM-DD)."
-	case starts.After(today.AddDate(1, 0, 0)):
-		bad["starts_on"] = "Startdatoen kan være høyst ett år frem i tid."
-	case starts.Before(today.AddDate(-1, 0, 0)):
-		bad["starts_on"] = "Startdatoen kan være høyst ett år tilbake i tid."
+	bad := map[string]string{}
+	starts, err := s.startDate(in.StartsOn)
+	if err != nil {
+		bad["starts_on"] = apperr.MessageOf(err)
 	}
-	template, err := uuid.Parse(strings.TrimSpace(in.TemplateID))
-	var specialty string
-	if err == nil {
-		var names []string
-		if err := tx.NewRaw("SELECT specialty FROM plan_templates WHERE tenant_id = ? AND id = ? AND archived_at IS NULL", tenantID, template).Scan(ctx, &names); err != nil {
-			return nil, err
-		}
-		if len(names) == 1 {
-			specialty = names[0]
-		}
+	template, leder, err := checkPlan(ctx, tx, tenantID, p.ID, p.Name, in.TemplateID, in.LederID)
+	if err != nil && apperr.FieldsOf(err) == nil {
+		return nil, err
 	}
-	if specialty == "" {
-		bad["template"] = "Velg planen LIS-en skal følge her."
-	}
-	var leder *uuid.UUID
-	if strings.TrimSpace(in.LederID) != "" {
-		id, err := uuid.Parse(strings.TrimSpace(in.LederID))
-		ok := false
-		if err == nil {
-			if err := tx.NewRaw("SELECT EXISTS (SELECT 1 FROM memberships WHERE tenant_id = ? AND person_id = ? AND role = 'leder')", tenantID, id).Scan(ctx, &ok); err != nil {
-				return nil, err
-			}
-		}
-		if !ok {
-			bad["leder"] = "Velg en leder ved denne virksomheten."
-		}
-		leder = &id
+	for k, v := range apperr.FieldsOf(err) {
+		bad[k] = v
 	}
 	// Where from: a LIS elsewhere; with several workplaces, the one named.
 	places, err := workplacesOf(ctx, s.db, p.ID, tenantID)
@@ -299,15 +273,6 @@ func (s *Store) register(ctx context.Context, tx bun.Tx, tenantID uuid.UUID, by 
 	}
 	if err := apperr.InvalidFields(bad); err != nil {
 		return nil, err
-	}
-	// An active plan of the same specialty here already: nothing to move into.
-	var dup bool
-	if err := tx.NewRaw(`SELECT EXISTS (SELECT 1 FROM plan_assignments a JOIN plan_templates t ON t.tenant_id = a.tenant_id AND t.id = a.template_id
-		WHERE a.tenant_id = ? AND a.lis_id = ? AND a.archived_at IS NULL AND t.specialty = ?)`, tenantID, p.ID, specialty).Scan(ctx, &dup); err != nil {
-		return nil, err
-	}
-	if dup {
-		return nil, apperr.InvalidFields(map[string]string{"template": fmt.Sprintf("%s har allerede en aktiv plan i samme spesialitet her.", p.Name)})
 	}
 	// The start must come after the LIS's previous move (into the old workplace).
 	prev, err := previousStart(ctx, tx, from.ID, p.ID)

@@ -62,6 +62,7 @@ func (m *Module) Policies() []policies.Rule {
 		{Role: "tenant_admin", Object: "transfers", Action: "read"},
 		{Role: "tenant_admin", Object: "transfers", Action: "register"},
 		{Role: "tenant_admin", Object: "transfers", Action: "configure"},
+		{Role: "lis", Object: "transfers", Action: "announce"},
 	}
 }
 
@@ -71,6 +72,10 @@ func (m *Module) Routes(r *modules.Router) {
 	r.POST("/t/:tenant/arbeidsstedsbytte", m.register, register)
 	r.GET("/t/:tenant/arbeidsstedsbytte/:id", m.show, read)
 	r.POST("/t/:tenant/arbeidsstedsbytte/:id/avlys", m.cancel, register)
+	r.POST("/t/:tenant/arbeidsstedsbytte/:id/bekreft", m.confirm, register)
+	announce := modules.Need("transfers", "announce")
+	r.GET("/t/:tenant/mitt-arbeidsstedsbytte", m.mine, announce)
+	r.POST("/t/:tenant/mitt-arbeidsstedsbytte", m.announce, announce)
 	r.POST("/t/:tenant/arbeidsstedsbytte/:id/prov-igjen", m.retry, register)
 	r.POST("/t/:tenant/admin/arbeidsstedsbytte", m.saveSettings, modules.Need("transfers", "configure"))
 }
@@ -79,7 +84,10 @@ func (m *Module) Nav(v *modules.Viewer) []modules.NavItem {
 	if v == nil || v.Tenant == nil {
 		return nil
 	}
-	return []modules.NavItem{{Label: "Arbeidsstedsbytte", Href: "/t/" + v.Tenant.Slug + "/arbeidsstedsbytte", Order: 47, Object: "transfers", Action: "read"}}
+	return []modules.NavItem{
+		{Label: "Arbeidsstedsbytte", Href: "/t/" + v.Tenant.Slug + "/arbeidsstedsbytte", Order: 47, Object: "transfers", Action: "read"},
+		{Label: "Bytte arbeidssted", Href: "/t/" + v.Tenant.Slug + "/mitt-arbeidsstedsbytte", Order: 49, Object: "transfers", Action: "announce"},
+	}
 }
 
 func (m *Module) Tasks(mux *asynq.ServeMux) {
@@ -108,7 +116,9 @@ func (m *Module) Schedules() []workers.Schedule {
 
 func viewer(c echo.Context) *modules.Viewer { return modules.ViewerFrom(c.Request().Context()) }
 
-func actor(v *modules.Viewer) tenants.Actor { return tenants.Actor{PersonID: v.PersonID, Name: v.Name()} }
+func actor(v *modules.Viewer) tenants.Actor {
+	return tenants.Actor{PersonID: v.PersonID, Name: v.Name()}
+}
 
 func base(v *modules.Viewer) string { return "/t/" + v.Tenant.Slug + "/arbeidsstedsbytte" }
 
@@ -194,10 +204,14 @@ func (m *Module) enqueue(ctx context.Context, t *Transfer) {
 }
 
 type showPage struct {
-	T       *Transfer
-	Today   time.Time
-	Message string
-	Here    bool // registered here (not a move away from here)
+	T         *Transfer
+	Today     time.Time
+	Message   string
+	Errors    map[string]string
+	Here      bool // registered here (not a move away from here)
+	Templates []Option
+	Leders    []Option
+	Form      Confirmation
 }
 
 func (m *Module) show(c echo.Context) error { return m.renderShow(c, http.StatusOK, nil) }
@@ -212,9 +226,18 @@ func (m *Module) renderShow(c echo.Context, status int, problem error) error {
 	if err != nil {
 		return err
 	}
-	p := showPage{T: t, Today: m.store.today(), Here: t.TenantID == v.Tenant.ID}
-	if problem != nil {
+	p := showPage{T: t, Today: m.store.today(), Here: t.TenantID == v.Tenant.ID, Errors: apperr.FieldsOf(problem)}
+	if problem != nil && p.Errors == nil {
 		p.Message = apperr.MessageOf(problem)
+	}
+	if p.Here && t.Status == StatusAnnounced {
+		if p.Templates, p.Leders, err = m.options(c.Request().Context(), v.Tenant.ID); err != nil {
+			return err
+		}
+		p.Form = Confirmation{TemplateID: c.FormValue("template"), LederID: c.FormValue("leder")}
+		if problem == nil && v.Holds("leder") {
+			p.Form.LederID = v.PersonID.String()
+		}
 	}
 	return m.pages.Render(c, status, "show", "Arbeidsstedsbytte: "+t.LisName, &p)
 }
@@ -227,6 +250,63 @@ func (m *Module) cancel(c echo.Context) error {
 	}
 	err = m.store.Cancel(c.Request().Context(), v.Tenant.ID, actor(v), id)
 	return web.Answer(c, err, m.renderShow, base(v)+"/"+id.String())
+}
+
+func (m *Module) confirm(c echo.Context) error {
+	v := viewer(c)
+	ctx := c.Request().Context()
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		return apperr.New(apperr.NotFound, "Fant ikke arbeidsstedsbyttet.")
+	}
+	t, err := m.store.Confirm(ctx, v.Tenant.ID, actor(v), id, Confirmation{TemplateID: c.FormValue("template"), LederID: c.FormValue("leder")})
+	if err == nil {
+		m.enqueue(ctx, t)
+	}
+	return web.Answer(c, err, m.renderShow, base(v)+"/"+id.String())
+}
+
+// ---- The LIS's own page ------------------------------------------------------
+
+type minePage struct {
+	Moves      []Transfer
+	Workplaces []Workplace
+	Form       Announcement
+	Errors     map[string]string
+	Message    string
+	Sent       bool
+}
+
+func (m *Module) mine(c echo.Context) error { return m.renderMine(c, http.StatusOK, nil) }
+
+func (m *Module) renderMine(c echo.Context, status int, problem error) error {
+	v := viewer(c)
+	ctx := c.Request().Context()
+	p := minePage{Errors: apperr.FieldsOf(problem), Sent: c.QueryParam("meldt") == "1"}
+	if problem != nil {
+		p.Form = Announcement{To: c.FormValue("to"), StartsOn: c.FormValue("starts_on")}
+		if p.Errors == nil {
+			p.Message = apperr.MessageOf(problem)
+		}
+	}
+	var err error
+	if p.Workplaces, err = m.store.Workplaces(ctx, v.Tenant.ID); err != nil {
+		return err
+	}
+	err = tenants.OwnRecordTx(ctx, m.db, v.PersonID, func(ctx context.Context, tx bun.Tx) error {
+		p.Moves, err = Mine(ctx, tx, v.PersonID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return m.pages.Render(c, status, "mine", "Jeg skal bytte arbeidssted", &p)
+}
+
+func (m *Module) announce(c echo.Context) error {
+	v := viewer(c)
+	_, err := m.store.Announce(c.Request().Context(), v.Tenant.ID, actor(v), Announcement{To: c.FormValue("to"), StartsOn: c.FormValue("starts_on")})
+	return web.Answer(c, err, m.renderMine, "/t/"+v.Tenant.Slug+"/mitt-arbeidsstedsbytte?meldt=1")
 }
 
 func (m *Module) retry(c echo.Context) error {

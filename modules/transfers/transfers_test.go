@@ -477,3 +477,64 @@ func TestTransferWorkInFlight(t *testing.T) {
 		t.Fatalf("900 days: %v", err)
 	}
 }
+
+// The LIS announces the move; the new workplace confirms it with a plan; the
+// job moves her. An announcement is never a move by itself.
+func TestTransferAnnouncedByLISConfirmedByNewWorkplace(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	kari := tenants.Actor{PersonID: w.kari, Name: "Kari Nordmann"}
+	if _, err := w.s.Announce(ctx, w.bergen.ID, kari, Announcement{To: w.bergen.Slug, StartsOn: w.s.today().Format("2006-01-02")}); apperr.FieldsOf(err)["to"] == "" {
+		t.Fatalf("announcing a move to where she is: %v", err)
+	}
+	if _, err := w.s.Announce(ctx, w.bergen.ID, kari, Announcement{To: w.ous.Slug, StartsOn: "snart"}); apperr.FieldsOf(err)["starts_on"] == "" {
+		t.Fatalf("a bad date: %v", err)
+	}
+	tr, err := w.s.Announce(ctx, w.bergen.ID, kari, Announcement{To: w.ous.Slug, StartsOn: w.s.today().Format("2006-01-02")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Status != StatusAnnounced || tr.TenantID != w.ous.ID || tr.FromTenantID != w.bergen.ID {
+		t.Fatalf("announced: %+v", tr)
+	}
+	// OUS's leder is told; the sync does nothing until it is confirmed.
+	if n := w.count(t, w.ous.ID, uuid.Nil, "SELECT count(*) FROM outbox WHERE tenant_id = ? AND topic = 'transfer.announced' AND recipient_id = ?", w.ous.ID, w.leders[w.ous.ID]); n != 1 {
+		t.Fatal("the new workplace's leder was not told")
+	}
+	if got, err := w.s.Sync(ctx, w.ous.ID, tr.ID); err != nil || got.Status != StatusAnnounced {
+		t.Fatalf("sync of an unconfirmed announcement: %v %v", got, err)
+	}
+	// A second announcement while one waits.
+	if _, err := w.s.Announce(ctx, w.bergen.ID, kari, Announcement{To: w.forde.Slug, StartsOn: w.s.today().Format("2006-01-02")}); !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("a second announcement: %v", err)
+	}
+	// Another tenant cannot confirm it; OUS must choose a plan.
+	by := tenants.Actor{PersonID: w.leders[w.ous.ID], Name: "Leder"}
+	if _, err := w.s.Confirm(ctx, w.forde.ID, by, tr.ID, Confirmation{TemplateID: w.templates[w.forde.ID].String()}); !apperr.Is(err, apperr.NotFound) {
+		t.Fatalf("confirmed from another tenant: %v", err)
+	}
+	if _, err := w.s.Confirm(ctx, w.ous.ID, by, tr.ID, Confirmation{}); apperr.FieldsOf(err)["template"] == "" {
+		t.Fatalf("confirmed without a plan: %v", err)
+	}
+	if _, err := w.s.Confirm(ctx, w.ous.ID, by, tr.ID, Confirmation{TemplateID: w.templates[w.ous.ID].String()}); err != nil {
+		t.Fatal(err)
+	}
+	done, err := w.s.Sync(ctx, w.ous.ID, tr.ID)
+	if err != nil || done.Status != StatusDone || len(done.Report.Carried) != 1 {
+		t.Fatalf("after confirmation: %+v %v", done, err)
+	}
+	// Kari reads her move in her own record.
+	err = tenants.OwnRecordTx(ctx, w.db, w.kari, func(ctx context.Context, tx bun.Tx) error {
+		mine, err := Mine(ctx, tx, w.kari)
+		if err != nil {
+			return err
+		}
+		if len(mine) != 1 || mine[0].ToName != w.ous.Name {
+			t.Fatalf("her moves: %+v", mine)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -5,6 +5,7 @@ DROP POLICY earlier_record ON goal_progress;
 DROP POLICY earlier_record ON signatures;
 DROP POLICY earlier_record ON activities;
 DROP FUNCTION kportal_earlier_record(uuid, uuid, boolean);
+DROP INDEX activities_origin;
 ALTER TABLE activities DROP COLUMN origin_id, DROP COLUMN origin_tenant_id;
 ALTER TABLE goal_progress DROP COLUMN origin_id, DROP COLUMN origin_tenant_id;
 DROP TABLE transfer_settings;

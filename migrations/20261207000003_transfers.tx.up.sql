@@ -97,6 +97,8 @@ ALTER TABLE goal_progress ADD COLUMN origin_tenant_id uuid REFERENCES tenants (i
   ADD CHECK ((origin_tenant_id IS NULL) = (origin_id IS NULL));
 ALTER TABLE activities ADD COLUMN origin_tenant_id uuid REFERENCES tenants (id), ADD COLUMN origin_id uuid,
   ADD CHECK ((origin_tenant_id IS NULL) = (origin_id IS NULL));
+-- Sent again here at most once.
+CREATE UNIQUE INDEX activities_origin ON activities (tenant_id, origin_id) WHERE origin_id IS NOT NULL;
 
 -- The earlier record, read at the new workplace: rows of a tenant the LIS
 -- worked at before, per earlier_workplaces of the tenant in force. rhf_only:

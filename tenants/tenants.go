@@ -149,9 +149,10 @@ func BeginTenantTx(ctx context.Context, db bun.IDB, scope Scope) (bun.Tx, error)
 	return tx, nil
 }
 
-// SwitchScope puts another scope in force for the rest of tx. Only a job
-// whose one transaction must change two tenants together uses it (a move of a
-// LIS: the old plan ended and the new one started, or neither); requests never.
+// SwitchScope puts another scope in force for the rest of tx. Only work whose
+// one transaction must change two tenants together uses it: a move of a LIS
+// (the old plan ended and the new one started, or neither), and a LIS sending
+// again at the new workplace what waited at the old one. Nothing else.
 func SwitchScope(ctx context.Context, tx bun.Tx, scope Scope) error { return setScope(ctx, tx, scope) }
 
 func setScope(ctx context.Context, tx bun.Tx, scope Scope) error {

@@ -70,6 +70,9 @@ func returnWork(ctx context.Context, tx bun.Tx, tid uuid.UUID, t *Transfer) (int
 		SubjectID: &t.LisID, SubjectName: t.LisName, Details: fmt.Sprintf("%d aktiviteter, %d læringsmål", a, g)}); err != nil {
 		return 0, err
 	}
-	return int(a + g), tenants.Emit(ctx, tx, tenants.Event{TenantID: tid, Topic: "transfer.returned", Recipient: t.LisID,
-		Payload: map[string]any{"activities": a, "goals": g, "to_name": t.ToName}})
+	// Told at the new workplace, where the LIS sends them again.
+	return int(a + g), inScope(ctx, tx, t.TenantID, func() error {
+		return tenants.Emit(ctx, tx, tenants.Event{TenantID: t.TenantID, Topic: "transfer.returned", Recipient: t.LisID,
+			Payload: map[string]any{"activities": a, "goals": g, "from_name": t.FromName}})
+	})
 }

@@ -386,3 +386,74 @@ func (s *Store) Due(ctx context.Context, q Enqueuer) (int, error) {
 	}
 	return queued, nil
 }
+
+// CarryLate carries into the new plan the approvals an old workplace decided
+// after the LIS left (goals that were waiting at the move and were decided
+// within the old tenant's period), for moves still within that period. The
+// TypeDue sweep runs it; carrying twice changes nothing. It returns how many
+// approvals it carried.
+func (s *Store) CarryLate(ctx context.Context) (int, error) {
+	var ts []uuid.UUID
+	if err := s.db.NewRaw("SELECT id FROM tenants ORDER BY id").Scan(ctx, &ts); err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, tid := range ts {
+		days, err := s.InFlightDays(ctx, tid)
+		if err != nil {
+			return total, err
+		}
+		since := s.today().AddDate(0, 0, -days-1).Format("2006-01-02")
+		err = tenants.WithTenantTx(ctx, s.db, tenants.Scope{TenantID: tid}, func(ctx context.Context, tx bun.Tx) error {
+			var moves []Transfer
+			if err := tx.NewRaw("SELECT "+transferColumns+" WHERE x.from_tenant_id = ? AND x.status = 'done' AND x.starts_on >= ?", tid, since).Scan(ctx, &moves); err != nil {
+				return err
+			}
+			for _, t := range moves {
+				var late []approval
+				if err := tx.NewRaw(`SELECT id, goal_code, version_id, prior_learning, completed_on, comment, decided_by, decided_at, decision_note, basis,
+						coalesce(origin_tenant_id, tenant_id) AS origin_tenant_id, coalesce(origin_id, id) AS origin_id
+					FROM goal_progress WHERE tenant_id = ? AND lis_id = ? AND status = 'approved' AND decided_at > ?`, tid, t.LisID, t.SyncedAt).Scan(ctx, &late); err != nil {
+					return err
+				}
+				if len(late) == 0 {
+					continue
+				}
+				err := inScope(ctx, tx, t.TenantID, func() error {
+					var fresh []approval
+					for _, a := range late {
+						var carried bool
+						if err := tx.NewRaw("SELECT EXISTS (SELECT 1 FROM goal_progress WHERE tenant_id = ? AND origin_id = ?)", t.TenantID, a.OriginID).Scan(ctx, &carried); err != nil {
+							return err
+						}
+						if !carried {
+							fresh = append(fresh, a)
+						}
+					}
+					if len(fresh) == 0 {
+						return nil
+					}
+					var plan []plans.Assignment
+					if err := tx.NewRaw(`SELECT id, version_id FROM plan_assignments WHERE tenant_id = ? AND lis_id = ? AND template_id = ? AND archived_at IS NULL`,
+						t.TenantID, t.LisID, t.TemplateID).Scan(ctx, &plan); err != nil || len(plan) == 0 {
+						return err
+					}
+					rep := &Report{}
+					if err := s.carry(ctx, tx, &t, &plan[0], fresh, rep); err != nil {
+						return err
+					}
+					total += len(rep.Carried)
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}

@@ -23,6 +23,7 @@ import (
 	"kportal/modules/documents"
 	"kportal/modules/goals"
 	"kportal/modules/plans"
+	"kportal/modules/transfers"
 	"kportal/modules/web"
 	"kportal/tenants"
 )
@@ -72,10 +73,13 @@ func (m *Module) Nav(v *modules.Viewer) []modules.NavItem {
 
 // Section is the record from one tenant.
 type Section struct {
-	Tenant     tenants.Tenant
-	Member     bool // the viewer still belongs to it (its name links home)
-	Plans      []plans.OwnAssignment
-	Goals      []goals.Progress
+	Tenant tenants.Tenant
+	Member bool // the viewer still belongs to it (its name links home)
+	Plans  []plans.OwnAssignment
+	Goals  []goals.Progress
+	// Carried counts approvals made elsewhere that hold in this tenant's plan
+	// (listed once, where they were approved).
+	Carried    int
 	Activities []activities.Activity
 	Procedures []activities.ProcedureCount
 	Sessions   []advisory.Session
@@ -95,6 +99,8 @@ func (s *Section) Current() bool {
 // Record is the viewer's whole record, one section per tenant.
 type Record struct {
 	Sections []*Section
+	// Moves are the LIS's changes of workplace, newest first.
+	Moves []transfers.Transfer
 	// Truncated: the activity list stops at ActivityLimit.
 	Truncated bool
 }
@@ -112,6 +118,10 @@ func Load(ctx context.Context, db bun.IDB, person uuid.UUID) (*Record, error) {
 		return s
 	}
 	err := tenants.OwnRecordTx(ctx, db, person, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		if rec.Moves, err = transfers.Mine(ctx, tx, person); err != nil {
+			return err
+		}
 		ps, err := plans.OwnAssignments(ctx, tx, person)
 		if err != nil {
 			return err
@@ -129,6 +139,10 @@ func Load(ctx context.Context, db bun.IDB, person uuid.UUID) (*Record, error) {
 			return err
 		}
 		for _, g := range gs {
+			if g.OriginID != nil {
+				sec(g.TenantID).Carried++
+				continue
+			}
 			sec(g.TenantID).Goals = append(sec(g.TenantID).Goals, g)
 		}
 		as, err := activities.OwnActivities(ctx, tx, person, ActivityLimit+1)

@@ -26,6 +26,7 @@ const DemoPassword = "kportal-demo-2026"
 // demoTenants are real organisations (names from ../shared/data/organisations).
 var demoTenants = []tenants.Tenant{
 	{Slug: "helse-bergen", Name: "Helse Bergen HF", Kind: tenants.KindHF, Orgnr: "983974724", RHFCode: "HV"},
+	{Slug: "helse-forde", Name: "Helse Førde HF", Kind: tenants.KindHF, Orgnr: "983974732", RHFCode: "HV"},
 	{Slug: "ous", Name: "Oslo universitetssykehus HF", Kind: tenants.KindHF, Orgnr: "993467049", RHFCode: "HSO"},
 	{Slug: "bergen", Name: "Bergen kommune", Kind: tenants.KindKommune, Orgnr: "964338531", Kommunenummer: "4601"},
 	{Slug: "unn", Name: "Universitetssykehuset Nord-Norge HF", Kind: tenants.KindHF, Orgnr: "983974899", RHFCode: "HN"},
@@ -42,11 +43,13 @@ type demoUser struct {
 var demoUsers = []demoUser{
 	{"kari.lis@demo.kportal.no", "Kari", "Nordmann", map[string][]string{"helse-bergen": {"lis"}}, "LIS, Helse Bergen", nil},
 	{"sigrid.lis1@demo.kportal.no", "Sigrid", "Dahl", map[string][]string{"bergen": {"lis"}, "helse-bergen": {"lis"}}, "LIS1, Bergen kommune og Helse Bergen", nil},
+	{"lars.lis1@demo.kportal.no", "Lars", "Eide", map[string][]string{"helse-bergen": {"lis"}}, "LIS1, flyttet fra Helse Bergen til Helse Førde", nil},
+	{"hilde.leder@demo.kportal.no", "Hilde", "Vik", map[string][]string{"helse-forde": {"leder"}}, "leder, Helse Førde", nil},
 	{"ola.supervisor@demo.kportal.no", "Ola", "Hansen", map[string][]string{"helse-bergen": {"supervisor"}}, "supervisør, Helse Bergen", nil},
 	{"ingrid.veileder@demo.kportal.no", "Ingrid", "Berg", map[string][]string{"helse-bergen": {"veileder", "supervisor"}}, "veileder og supervisør, Helse Bergen", nil},
 	{"per.leder@demo.kportal.no", "Per", "Johansen", map[string][]string{"helse-bergen": {"leder"}, "bergen": {"leder"}}, "leder, Helse Bergen og Bergen kommune", nil},
 	{"nils.uao@demo.kportal.no", "Nils", "Moe", map[string][]string{"helse-bergen": {"uao"}}, "UAO, Helse Bergen", nil},
-	{"astrid.admin@demo.kportal.no", "Astrid", "Lie", map[string][]string{"helse-bergen": {"tenant_admin"}, "bergen": {"tenant_admin"}, "ous": {"tenant_admin"}}, "administrator", nil},
+	{"astrid.admin@demo.kportal.no", "Astrid", "Lie", map[string][]string{"helse-bergen": {"tenant_admin"}, "helse-forde": {"tenant_admin"}, "bergen": {"tenant_admin"}, "ous": {"tenant_admin"}}, "administrator", nil},
 	{"eva.rhf@demo.kportal.no", "Eva", "Solberg", nil, "RHF-administrator, Helse Vest RHF", []tenants.PlatformRole{{Role: tenants.RoleRHFAdmin, RHF: "HV"}}},
 	{"hanne.hdir@demo.kportal.no", "Hanne", "Strand", nil, "Helsedirektoratet", []tenants.PlatformRole{{Role: tenants.RoleHdir}}},
 }
@@ -152,6 +155,9 @@ func runSeed(ctx context.Context, cfg *config, args []string) error {
 	}
 	if err := seedAdvisory(ctx, db, ids["helse-bergen"], p); err != nil {
 		return fmt.Errorf("demo samtaler: %w", err)
+	}
+	if err := seedMove(ctx, db, ids, p); err != nil {
+		return fmt.Errorf("demo arbeidsstedsbytte: %w", err)
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "Demo users (password %s):\n", DemoPassword)

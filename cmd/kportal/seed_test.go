@@ -96,6 +96,23 @@ func TestSeedTwice(t *testing.T) {
 	if err != nil || strings.Join(samtaler, " ") != "completed planned" {
 		t.Fatalf("Kari's samtaler after two seeds: %v %v", samtaler, err)
 	}
+	// Lars moved from Helse Bergen to Helse Førde once, through the sync job:
+	// his Bergen plan ended, his two approvals carried, Ingrid his veileder there.
+	forde, err := tenants.BySlug(context.Background(), app, "helse-forde")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var moved []string
+	err = tenants.WithTenantTx(context.Background(), app, tenants.Scope{TenantID: forde.ID}, func(ctx context.Context, tx bun.Tx) error {
+		return tx.NewRaw(`SELECT x.status || ':' || (SELECT count(*) FROM goal_progress g WHERE g.tenant_id = x.tenant_id AND g.lis_id = x.lis_id AND g.origin_id IS NOT NULL)
+				|| ':' || (SELECT count(*) FROM plan_assignments a WHERE a.tenant_id = x.tenant_id AND a.lis_id = x.lis_id AND a.archived_at IS NULL)
+				|| ':' || (SELECT p.given_name FROM relations r JOIN people p ON p.id = r.person_id WHERE r.tenant_id = x.tenant_id AND r.lis_id = x.lis_id AND r.kind = 'veileder')
+				|| ':' || (SELECT count(*) FROM activities a WHERE a.lis_id = x.lis_id AND a.tenant_id = x.from_tenant_id)
+			FROM transfers x JOIN people p ON p.id = x.lis_id WHERE p.email = 'lars.lis1@demo.kportal.no'`).Scan(ctx, &moved)
+	})
+	if err != nil || strings.Join(moved, " ") != "done:2:1:Ingrid:3" {
+		t.Fatalf("Lars's move after two seeds: %v %v", moved, err)
+	}
 	var versions int
 	if err := app.NewRaw("SELECT count(*) FROM catalog_versions WHERE label = ? AND published_at IS NOT NULL", DemoCatalog).Scan(context.Background(), &versions); err != nil || versions != 1 {
 		t.Fatalf("demo catalogue versions: %d %v", versions, err)

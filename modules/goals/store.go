@@ -256,6 +256,10 @@ type Progress struct {
 	DecidedAt     *time.Time      `bun:"decided_at"`
 	DecisionNote  string          `bun:"decision_note"`
 	Basis         json.RawMessage `bun:"basis,type:jsonb"`
+	// Where an approval carried by a move was made (the row it came from);
+	// nil for the tenant's own.
+	OriginTenantID *uuid.UUID `bun:"origin_tenant_id,type:uuid"`
+	OriginID       *uuid.UUID `bun:"origin_id,type:uuid"`
 
 	LisName       string  `bun:"lis_name,scanonly"`
 	SentToName    string  `bun:"sent_to_name,scanonly"`

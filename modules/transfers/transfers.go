@@ -108,7 +108,9 @@ func (m *Module) Schedules() []workers.Schedule {
 
 func viewer(c echo.Context) *modules.Viewer { return modules.ViewerFrom(c.Request().Context()) }
 
-func actor(v *modules.Viewer) tenants.Actor { return tenants.Actor{PersonID: v.PersonID, Name: v.Name()} }
+func actor(v *modules.Viewer) tenants.Actor {
+	return tenants.Actor{PersonID: v.PersonID, Name: v.Name()}
+}
 
 func base(v *modules.Viewer) string { return "/t/" + v.Tenant.Slug + "/arbeidsstedsbytte" }
 

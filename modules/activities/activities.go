@@ -65,6 +65,7 @@ func (m *Module) Routes(r *modules.Router) {
 	r.GET("/t/:tenant/aktiviteter/:id", m.show, read)
 	r.POST("/t/:tenant/aktiviteter", m.create, create)
 	r.POST("/t/:tenant/aktiviteter/:id/trekk-tilbake", m.withdraw, create)
+	r.POST("/t/:tenant/aktiviteter/send-igjen", m.resend, create)
 	r.GET("/t/:tenant/prosedyrer", m.procedures, read)
 	r.POST("/t/:tenant/prosedyrer", m.registerProcedures, create)
 	r.POST("/t/:tenant/prosedyrer/:id/favoritt", m.favourite, create)
@@ -100,10 +101,14 @@ func (m *Module) base(v *modules.Viewer) string { return "/t/" + v.Tenant.Slug }
 
 type listPage struct {
 	Activities []Activity
-	Q, Status  string
-	Statuses   []struct{ Code, Label string }
-	Message    string
-	Notice     string
+	// Waiting: what waited at an earlier workplace, to send again here.
+	Waiting     []WaitingActivity
+	Supervisors []Option
+	Errors      map[string]string
+	Q, Status   string
+	Statuses    []struct{ Code, Label string }
+	Message     string
+	Notice      string
 }
 
 var statusOrder = []string{StatusRequested, StatusSigned, StatusRegistered, StatusRejected, StatusWithdrawn}
@@ -112,14 +117,16 @@ func (m *Module) list(c echo.Context) error { return m.renderList(c, http.Status
 
 func (m *Module) renderList(c echo.Context, status int, problem error) error {
 	v := modules.ViewerFrom(c.Request().Context())
-	p := listPage{Q: c.QueryParam("q"), Status: c.QueryParam("status")}
+	p := listPage{Q: c.QueryParam("q"), Status: c.QueryParam("status"), Errors: apperr.FieldsOf(problem)}
 	for _, s := range statusOrder {
 		p.Statuses = append(p.Statuses, struct{ Code, Label string }{s, StatusLabel(s)})
 	}
-	if problem != nil {
+	if problem != nil && p.Errors == nil {
 		p.Message = apperr.MessageOf(problem)
 	}
 	switch c.QueryParam("ok") {
+	case "sendt":
+		p.Notice = "Aktiviteten er sendt til signering her."
 	case "ny":
 		p.Notice = "Aktiviteten er registrert."
 	case "trukket":
@@ -128,6 +135,14 @@ func (m *Module) renderList(c echo.Context, status int, problem error) error {
 	var err error
 	if p.Activities, err = m.store.List(c.Request().Context(), v.Tenant.ID, v.PersonID, p.Q, p.Status); err != nil {
 		return err
+	}
+	if p.Waiting, err = m.store.WaitingElsewhere(c.Request().Context(), v.Tenant.ID, v.PersonID); err != nil {
+		return err
+	}
+	if len(p.Waiting) > 0 {
+		if p.Supervisors, err = m.store.SupervisorsHere(c.Request().Context(), v.Tenant.ID, v.PersonID); err != nil {
+			return err
+		}
 	}
 	return m.pages.Render(c, status, "list", "Mine aktiviteter", p)
 }
@@ -204,6 +219,27 @@ func (m *Module) create(c echo.Context) error {
 		return err
 	}
 	return web.Redirect(c, m.base(v)+"/aktiviteter?ok=ny")
+}
+
+// resend sends an activity that waited at an earlier workplace to a
+// supervisor here (Store.Resend).
+func (m *Module) resend(c echo.Context) error {
+	v := modules.ViewerFrom(c.Request().Context())
+	activity, err1 := uuid.Parse(c.FormValue("activity"))
+	supervisor, err2 := uuid.Parse(c.FormValue("supervisor"))
+	var err error
+	switch {
+	case err1 != nil:
+		err = apperr.New(apperr.Conflict, "Fant ikke aktiviteten.")
+	case err2 != nil:
+		err = apperr.InvalidFields(map[string]string{"supervisor": "Velg en av supervisørene dine her."})
+	default:
+		_, err = m.store.Resend(c.Request().Context(), v.Tenant.ID, actor(v), activity, supervisor)
+	}
+	if apperr.Is(err, apperr.NotFound) { // gone meanwhile: say so on the list
+		err = apperr.New(apperr.Conflict, "%s", apperr.MessageOf(err))
+	}
+	return web.Answer(c, err, m.renderList, m.base(v)+"/aktiviteter?ok=sendt")
 }
 
 func (m *Module) withdraw(c echo.Context) error {

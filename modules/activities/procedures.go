@@ -32,10 +32,16 @@ type Procedure struct {
 	DonePerformed    int `bun:"done_performed"`
 	WaitingAssisted  int `bun:"waiting_assisted"`
 	WaitingPerformed int `bun:"waiting_performed"`
+	// Of Done, what was done at the LIS's earlier workplaces (national only).
+	EarlierAssisted  int `bun:"earlier_assisted"`
+	EarlierPerformed int `bun:"earlier_performed"`
 }
 
 // DoneTotal is every done repetition in either role.
 func (p *Procedure) DoneTotal() int { return p.DoneAssisted + p.DonePerformed }
+
+// EarlierTotal is every done repetition from earlier workplaces.
+func (p *Procedure) EarlierTotal() int { return p.EarlierAssisted + p.EarlierPerformed }
 
 // Waiting is every repetition still waiting for a signature.
 func (p *Procedure) Waiting() int { return p.WaitingAssisted + p.WaitingPerformed }
@@ -50,8 +56,13 @@ func (p *Procedure) Complete() bool {
 
 // specialtyMatch matches a national procedure's specialty to the template's:
 // by code (ORT), by name (Ortopedisk kirurgi) or by its slug (ortopedisk-kirurgi).
-const specialtyMatch = `(lower(np.specialty) = lower(t.specialty) OR lower(np.specialty) IN
-	(SELECT lower(sp.name) FROM specialties sp WHERE sp.code = t.specialty UNION SELECT replace(lower(sp.name), ' ', '-') FROM specialties sp WHERE sp.code = t.specialty))`
+const specialtyMatch = `(lower(np.specialty) = lower(t.specialty) OR lower(np.specialty) IN (` + specialtyNames + `))`
+
+// earlierSpecialtyMatch is specialtyMatch for op, an earlier workplace's
+// national procedure (of any catalogue version).
+const earlierSpecialtyMatch = `(lower(op.specialty) = lower(t.specialty) OR lower(op.specialty) IN (` + specialtyNames + `))`
+
+const specialtyNames = `SELECT lower(sp.name) FROM specialties sp WHERE sp.code = t.specialty UNION SELECT replace(lower(sp.name), ' ', '-') FROM specialties sp WHERE sp.code = t.specialty`
 
 // Procedures returns the LIS's procedure list, favourites first, optionally
 // searched by name. Without an active plan it is empty.
@@ -72,6 +83,16 @@ func (s *Store) Procedures(ctx context.Context, tenantID, lisID uuid.UUID, q str
 // ?2 template, ?3 catalogue version, ?4 a LIKE pattern for the name. It makes
 // one pass over the LIS's procedure activities (an index range), not four
 // subqueries per procedure. kportal bench runs the same text as its baseline.
+//
+// National procedures done at the LIS's earlier workplaces (signed or
+// self-registered) count too: earlier_workplaces (written by the transfers
+// sync job) names them, and the earlier_record policy makes their rows
+// readable. A national procedure's id differs per catalogue version, so an
+// earlier one counts for this plan's procedure of the same name within the
+// plan's specialty (the catalogue's key is version, specialty, name). Local
+// procedures were the old tenant's own list and do not carry. For a LIS who
+// never moved, earlier_workplaces has no row and the earlier part reads
+// nothing.
 const ProceduresQuery = `WITH done AS (
 				SELECT coalesce(a.procedure_id, a.local_id) AS pid,
 					coalesce(sum(a.count) FILTER (WHERE a.procedure_role = 'assisted' AND a.status IN ('signed', 'registered')), 0)::int AS done_assisted,
@@ -80,19 +101,33 @@ const ProceduresQuery = `WITH done AS (
 					coalesce(sum(a.count) FILTER (WHERE a.procedure_role = 'performed' AND a.status = 'requested'), 0)::int AS waiting_performed
 				FROM activities a
 				WHERE a.tenant_id = ?0 AND a.lis_id = ?1 AND a.kind = 'procedure' AND (a.procedure_id IS NOT NULL OR a.local_id IS NOT NULL)
-				GROUP BY 1)
+				GROUP BY 1),
+			earlier AS (
+				SELECT op.name,
+					coalesce(sum(a.count) FILTER (WHERE a.procedure_role = 'assisted'), 0)::int AS earlier_assisted,
+					coalesce(sum(a.count) FILTER (WHERE a.procedure_role = 'performed'), 0)::int AS earlier_performed
+				FROM earlier_workplaces e
+				JOIN activities a ON a.tenant_id = e.earlier_tenant_id AND a.lis_id = e.lis_id AND a.kind = 'procedure'
+					AND a.procedure_id IS NOT NULL AND a.status IN ('signed', 'registered')
+				JOIN national_procedures op ON op.id = a.procedure_id
+				JOIN plan_templates t ON t.tenant_id = ?0 AND t.id = ?2
+				WHERE e.tenant_id = ?0 AND e.lis_id = ?1 AND ` + earlierSpecialtyMatch + `
+				GROUP BY op.name)
 			SELECT * FROM (
 				SELECT 'n-' || np.id AS key, np.id, false AS local, np.number, np.name, np.comment, np.assisted, np.performed, np.assisted_or_performed,
 					EXISTS (SELECT 1 FROM procedure_favourites f WHERE f.tenant_id = ?0 AND f.lis_id = ?1 AND f.procedure_id = np.id) AS favourite,
-					coalesce(d.done_assisted, 0) AS done_assisted, coalesce(d.done_performed, 0) AS done_performed,
-					coalesce(d.waiting_assisted, 0) AS waiting_assisted, coalesce(d.waiting_performed, 0) AS waiting_performed
+					coalesce(d.done_assisted, 0) + coalesce(x.earlier_assisted, 0) AS done_assisted,
+					coalesce(d.done_performed, 0) + coalesce(x.earlier_performed, 0) AS done_performed,
+					coalesce(d.waiting_assisted, 0) AS waiting_assisted, coalesce(d.waiting_performed, 0) AS waiting_performed,
+					coalesce(x.earlier_assisted, 0) AS earlier_assisted, coalesce(x.earlier_performed, 0) AS earlier_performed
 				FROM national_procedures np JOIN plan_templates t ON t.tenant_id = ?0 AND t.id = ?2
 				LEFT JOIN done d ON d.pid = np.id
+				LEFT JOIN earlier x ON x.name = np.name
 				WHERE np.version_id = ?3 AND ` + specialtyMatch + ` AND np.name ILIKE ?4
 				UNION ALL
 				SELECT 'l-' || la.id AS key, la.id, true AS local, '' AS number, la.name, '' AS comment, 0 AS assisted, 0 AS performed,
 					la.required AS assisted_or_performed, false AS favourite,
-					coalesce(d.done_assisted, 0), coalesce(d.done_performed, 0), coalesce(d.waiting_assisted, 0), coalesce(d.waiting_performed, 0)
+					coalesce(d.done_assisted, 0), coalesce(d.done_performed, 0), coalesce(d.waiting_assisted, 0), coalesce(d.waiting_performed, 0), 0, 0
 				FROM local_activities la LEFT JOIN done d ON d.pid = la.id
 				WHERE la.tenant_id = ?0 AND la.template_id = ?2 AND la.kind = 'procedure' AND la.name ILIKE ?4
 			) u

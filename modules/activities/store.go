@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -496,7 +497,7 @@ func (s *Store) Get(ctx context.Context, tenantID, lisID, id uuid.UUID) (*Activi
 		if err := tx.NewRaw(`SELECT `+activityColumns+activityFrom+` WHERE a.tenant_id = ? AND a.lis_id = ? AND a.id = ?`, tenantID, lisID, id).Scan(ctx, &out); err != nil {
 			return err
 		}
-		return withSignatures(ctx, tx, tenantID, out)
+		return withSignatures(ctx, tx, out)
 	})
 	if err != nil {
 		return nil, err
@@ -712,30 +713,54 @@ func ForGoal(ctx context.Context, tx bun.IDB, tenantID, lisID uuid.UUID, goalCod
 		ORDER BY a.done_on, a.created_at`, tenantID, lisID, goalCode).Scan(ctx, &out); err != nil {
 		return nil, err
 	}
-	return out, withSignatures(ctx, tx, tenantID, out)
+	return out, withSignatures(ctx, tx, out)
 }
 
-// withSignatures fills each activity's decisions, oldest first.
-func withSignatures(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, out []Activity) error {
+// ForGoalEarlier returns the LIS's completed activities (signed or
+// self-registered) supporting a goal in the given tenants, oldest first, each
+// with its signatures as stored. The goals module passes the LIS's earlier
+// workplaces (transfers.Earlier); tx has the new workplace in force, and the
+// earlier_record policies decide what is read, so any other tenant reads
+// nothing.
+func ForGoalEarlier(ctx context.Context, tx bun.IDB, tenantIDs []uuid.UUID, lisID uuid.UUID, goalCode string) ([]Activity, error) {
+	if len(tenantIDs) == 0 {
+		return nil, nil
+	}
+	var out []Activity
+	if err := tx.NewRaw(`SELECT `+activityColumns+activityFrom+` WHERE a.tenant_id = ANY(?) AND a.lis_id = ? AND ? = ANY(a.goal_codes)
+		AND a.status IN ('signed', 'registered') ORDER BY a.done_on, a.created_at`, pgdialect.Array(tenantIDs), lisID, goalCode).Scan(ctx, &out); err != nil {
+		return nil, err
+	}
+	return out, withSignatures(ctx, tx, out)
+}
+
+// withSignatures fills each activity's decisions, oldest first, from the
+// activity's own tenant.
+func withSignatures(ctx context.Context, tx bun.IDB, out []Activity) error {
 	if len(out) == 0 {
 		return nil
 	}
 	ids := make([]uuid.UUID, len(out))
+	var tenantIDs []uuid.UUID
 	at := map[uuid.UUID]int{}
 	for i, a := range out {
 		ids[i] = a.ID
 		at[a.ID] = i
+		if !slices.Contains(tenantIDs, a.TenantID) {
+			tenantIDs = append(tenantIDs, a.TenantID)
+		}
 	}
 	var sigs []Signature
 	if err := tx.NewRaw(`SELECT g.tenant_id, g.id, g.activity_id, g.supervisor_id, trim(p.given_name || ' ' || p.family_name) AS supervisor_name,
 			g.decision, g.comment, g.signed_at, g.snapshot
-		FROM signatures g JOIN people p ON p.id = g.supervisor_id WHERE g.tenant_id = ? AND g.activity_id = ANY(?) ORDER BY g.signed_at`,
-		tenantID, pgdialect.Array(ids)).Scan(ctx, &sigs); err != nil {
+		FROM signatures g JOIN people p ON p.id = g.supervisor_id WHERE g.tenant_id = ANY(?) AND g.activity_id = ANY(?) ORDER BY g.signed_at`,
+		pgdialect.Array(tenantIDs), pgdialect.Array(ids)).Scan(ctx, &sigs); err != nil {
 		return err
 	}
 	for _, g := range sigs {
-		i := at[g.ActivityID]
-		out[i].Signatures = append(out[i].Signatures, g)
+		if i, ok := at[g.ActivityID]; ok && out[i].TenantID == g.TenantID {
+			out[i].Signatures = append(out[i].Signatures, g)
+		}
 	}
 	return nil
 }

@@ -6,7 +6,6 @@
 package goals
 
 import (
-	"context"
 	"embed"
 	"io/fs"
 	"net/http"
@@ -163,6 +162,7 @@ type goalPage struct {
 	Goal      Goal
 	Progress  *Progress
 	Basis     *Basis
+	Support   *Support
 	Approvers []Person
 	Advisers  []Person
 	Form      struct {
@@ -204,20 +204,11 @@ func (m *Module) renderGoal(c echo.Context, status int, problem error) error {
 	if p.Documents, err = m.store.DocumentChoices(ctx, v.Tenant.ID, v.PersonID); err != nil {
 		return err
 	}
-	if gs[0].ProgressID != nil {
-		err := tenants.WithTenantTx(ctx, m.store.db, tenants.Scope{TenantID: v.Tenant.ID, PersonID: v.PersonID}, func(ctx context.Context, tx bun.Tx) error {
-			pr, err := loadProgress(ctx, tx, v.Tenant.ID, *gs[0].ProgressID)
-			if err != nil {
-				return err
-			}
-			p.Progress = pr
-			p.Basis, err = BasisOf(ctx, tx, pr)
-			return err
-		})
-		if err != nil {
-			return err
-		}
+	d, err := m.store.Detail(ctx, v.Tenant.ID, v.PersonID, &gs[0])
+	if err != nil {
+		return err
 	}
+	p.Progress, p.Basis, p.Support = d.Progress, d.Basis, d.Support
 	p.Form.Inputs = map[string]bool{}
 	if problem != nil {
 		p.Form.CompletedOn, p.Form.Comment, p.Form.Approver = c.FormValue("completed_on"), c.FormValue("comment"), c.FormValue("approver")

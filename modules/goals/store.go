@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"kportal/modules/activities"
 	"kportal/modules/apperr"
 	"kportal/modules/documents"
+	"kportal/modules/transfers"
 	"kportal/modules/web"
 	"kportal/storage"
 	"kportal/tenants"
@@ -95,6 +97,10 @@ type Goal struct {
 	DecidedByName  string     `bun:"decided_by_name"`
 	DecidedAt      *time.Time `bun:"decided_at"`
 	DecisionNote   string     `bun:"decision_note"`
+	// OriginTenantID: approved at an earlier workplace and carried by a move
+	// (OriginName is that tenant's name).
+	OriginTenantID *uuid.UUID `bun:"origin_tenant_id"`
+	OriginName     string     `bun:"-"`
 }
 
 // StatusText is the goal's status in Norwegian.
@@ -120,7 +126,7 @@ const goalsQuery = `SELECT DISTINCT ON (ptg.goal_code) pa.id AS assignment_id, p
 				CASE WHEN pl.id IS NOT NULL AND gp.status IS DISTINCT FROM 'approved' THEN 'approved' ELSE coalesce(gp.status, '') END AS status, gp.completed_on, coalesce(gp.comment, '') AS comment,
 				coalesce(trim(st.given_name || ' ' || st.family_name), '') AS sent_to_name,
 				coalesce(trim(db.given_name || ' ' || db.family_name), '') AS decided_by_name,
-				gp.decided_at, coalesce(gp.decision_note, '') AS decision_note
+				gp.decided_at, coalesce(gp.decision_note, '') AS decision_note, gp.origin_tenant_id
 			FROM plan_assignments pa
 			JOIN plan_template_goals ptg ON ptg.tenant_id = pa.tenant_id AND ptg.template_id = pa.template_id
 			LEFT JOIN goals g ON g.version_id = pa.version_id AND g.code = ptg.goal_code
@@ -155,9 +161,37 @@ func (s *Store) Goals(ctx context.Context, tenantID, lisID uuid.UUID, f Filter) 
 			args = append(args, like, like)
 		}
 		q += goalsOrder
-		return storage.Select(ctx, tx, &out, q, args...)
+		if err := storage.Select(ctx, tx, &out, q, args...); err != nil {
+			return err
+		}
+		return originNames(ctx, tx, out)
 	})
 	return out, err
+}
+
+// originNames names the tenants where carried approvals were made.
+func originNames(ctx context.Context, tx bun.IDB, gs []Goal) error {
+	var ids []uuid.UUID
+	for _, g := range gs {
+		if g.OriginTenantID != nil && !slices.Contains(ids, *g.OriginTenantID) {
+			ids = append(ids, *g.OriginTenantID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	ts, err := tenants.ByIDs(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
+	for i := range gs {
+		for _, t := range ts {
+			if gs[i].OriginTenantID != nil && *gs[i].OriginTenantID == t.ID {
+				gs[i].OriginName = t.Name
+			}
+		}
+	}
+	return nil
 }
 
 // Arena is a læringsarena of the tenant.
@@ -256,9 +290,11 @@ type Progress struct {
 	DecidedAt     *time.Time      `bun:"decided_at"`
 	DecisionNote  string          `bun:"decision_note"`
 	Basis         json.RawMessage `bun:"basis,type:jsonb"`
-	// Origin: the approval was carried from an earlier workplace (transfers).
+	// Where an approval carried by a move was made (the row it came from);
+	// nil for the tenant's own.
 	OriginTenantID *uuid.UUID `bun:"origin_tenant_id,type:uuid"`
 	OriginID       *uuid.UUID `bun:"origin_id,type:uuid"`
+	OriginName     string     `bun:"-"` // filled by Detail
 
 	LisName       string  `bun:"lis_name,scanonly"`
 	SentToName    string  `bun:"sent_to_name,scanonly"`
@@ -650,7 +686,11 @@ func (s *Store) AnswerInput(ctx context.Context, tenantID uuid.UUID, person tena
 type Basis struct {
 	FrozenAt   *time.Time `json:"frozen_at,omitempty"`
 	Activities []Activity `json:"activities"`
-	Inputs     []Input    `json:"inputs"`
+	// Earlier are the completed supporting activities at the LIS's earlier
+	// workplaces, each with Where (read-only there; absent in bases frozen
+	// before moves existed).
+	Earlier []Activity `json:"earlier,omitempty"`
+	Inputs  []Input    `json:"inputs"`
 	// Document is the LIS's documentation sent with the goal, if any.
 	Document *Document `json:"document,omitempty"`
 }
@@ -695,6 +735,19 @@ type Activity struct {
 	Status        string      `bun:"status" json:"status"`
 	Comment       string      `bun:"comment" json:"comment"`
 	Signatures    []Signature `bun:"-" json:"signatures"`
+	// Where is the name of the earlier workplace it was done at ("" = here).
+	Where string `bun:"-" json:"where,omitempty"`
+}
+
+// StatusLabel is the activity's status in Norwegian.
+func (a *Activity) StatusLabel() string { return activities.StatusLabel(a.Status) }
+
+// RoleLabel is the procedure role in Norwegian ("" for other kinds).
+func (a *Activity) RoleLabel() string {
+	if a.ProcedureRole == nil {
+		return ""
+	}
+	return activities.RoleLabel(*a.ProcedureRole)
 }
 
 // Signature is a supervisor's decision on an activity.
@@ -721,17 +774,45 @@ func (b *Basis) answered(kind string) bool {
 	return false
 }
 
-// supportingActivities is the LIS's activities for a goal with their
-// signatures (activities.ForGoal), copied into the basis's own shape so a
-// frozen basis does not depend on the activities module's types.
-func supportingActivities(ctx context.Context, tx bun.IDB, tenantID, lisID uuid.UUID, code string) ([]Activity, error) {
-	acts, err := activities.ForGoal(ctx, tx, tenantID, lisID, code)
+// Support is what the LIS has done for a goal: the supporting activities here
+// and, for a LIS who moved, the completed ones at their earlier workplaces.
+type Support struct {
+	Here    []Activity
+	Earlier []Activity
+	Places  []transfers.Workplace // the earlier workplaces; none: never moved here
+}
+
+// support reads a goal's supporting activities (activities.ForGoal and
+// ForGoalEarlier), copied into the basis's own shape so a frozen basis does
+// not depend on the activities module's types.
+func support(ctx context.Context, tx bun.IDB, tenantID, lisID uuid.UUID, code string) (*Support, error) {
+	here, err := activities.ForGoal(ctx, tx, tenantID, lisID, code)
 	if err != nil {
 		return nil, err
 	}
+	out := &Support{Here: basisActivities(here, nil)}
+	if out.Places, err = transfers.Earlier(ctx, tx, tenantID, lisID); err != nil || len(out.Places) == 0 {
+		return out, err
+	}
+	ids := make([]uuid.UUID, len(out.Places))
+	where := map[uuid.UUID]string{}
+	for i, w := range out.Places {
+		ids[i], where[w.TenantID] = w.TenantID, w.Name
+	}
+	earlier, err := activities.ForGoalEarlier(ctx, tx, ids, lisID, code)
+	if err != nil {
+		return nil, err
+	}
+	out.Earlier = basisActivities(earlier, where)
+	return out, nil
+}
+
+// basisActivities copies activities into the basis; where names the tenants
+// of earlier workplaces.
+func basisActivities(acts []activities.Activity, where map[uuid.UUID]string) []Activity {
 	out := make([]Activity, 0, len(acts))
 	for _, a := range acts {
-		b := Activity{ID: a.ID, Kind: a.Kind, Title: a.Title, DoneOn: a.DoneOn, Count: a.Count, Status: a.Status, Comment: a.Comment}
+		b := Activity{ID: a.ID, Kind: a.Kind, Title: a.Title, DoneOn: a.DoneOn, Count: a.Count, Status: a.Status, Comment: a.Comment, Where: where[a.TenantID]}
 		if a.ProcedureRole != "" {
 			role := a.ProcedureRole
 			b.ProcedureRole = &role
@@ -741,22 +822,20 @@ func supportingActivities(ctx context.Context, tx bun.IDB, tenantID, lisID uuid.
 		}
 		out = append(out, b)
 	}
-	return out, nil
+	return out
 }
 
 func liveBasis(ctx context.Context, tx bun.IDB, p *Progress) (*Basis, error) {
 	b := &Basis{Activities: []Activity{}, Inputs: []Input{}}
-	var err error
 	if !p.PriorLearning {
-		if b.Activities, err = supportingActivities(ctx, tx, p.TenantID, p.LisID, p.GoalCode); err != nil {
+		sup, err := support(ctx, tx, p.TenantID, p.LisID, p.GoalCode)
+		if err != nil {
 			return nil, err
 		}
+		b.Activities, b.Earlier = sup.Here, sup.Earlier
 	}
 	if err := tx.NewRaw(`SELECT `+inputColumns+` WHERE i.tenant_id = ? AND i.progress_id = ? ORDER BY i.kind DESC, i.requested_at`, p.TenantID, p.ID).Scan(ctx, &b.Inputs); err != nil {
 		return nil, err
-	}
-	if b.Activities == nil {
-		b.Activities = []Activity{}
 	}
 	if b.Inputs == nil {
 		b.Inputs = []Input{}
@@ -786,6 +865,35 @@ func BasisOf(ctx context.Context, tx bun.IDB, p *Progress) (*Basis, error) {
 		return b, nil
 	}
 	return liveBasis(ctx, tx, p)
+}
+
+// Detail is a goal's page for the LIS: its progress row and basis (frozen
+// once decided), and what the LIS has done for it here and before, live.
+type Detail struct {
+	Progress *Progress
+	Basis    *Basis
+	Support  *Support
+}
+
+// Detail reads one of the LIS's goals (g from Goals) for its page.
+func (s *Store) Detail(ctx context.Context, tenantID, lisID uuid.UUID, g *Goal) (*Detail, error) {
+	d := &Detail{}
+	err := s.tx(ctx, tenantID, lisID, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		if d.Support, err = support(ctx, tx, tenantID, lisID, g.Code); err != nil {
+			return err
+		}
+		if g.ProgressID == nil {
+			return nil
+		}
+		if d.Progress, err = loadProgress(ctx, tx, tenantID, *g.ProgressID); err != nil {
+			return err
+		}
+		d.Progress.OriginName = g.OriginName
+		d.Basis, err = BasisOf(ctx, tx, d.Progress)
+		return err
+	})
+	return d, err
 }
 
 // Case is one goal in an approver's queue, with its basis.

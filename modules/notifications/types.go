@@ -166,7 +166,7 @@ var Types = []Type{
 		}},
 	{Topic: "transfer.returned", Label: "Ventende arbeid returnert etter flytting", Who: "LIS", Default: on,
 		Notice: func(p Payload) (string, string) {
-			return "Aktiviteter og læringsmål som ventet ved " + p.or("den gamle virksomheten", "from_name") + ", er returnert til deg: send dem på nytt her", "/mitt-arbeidsstedsbytte"
+			return "Aktiviteter og læringsmål som ventet ved " + p.or("den gamle virksomheten", "from_name") + ", er returnert til deg: send dem på nytt her", "/aktiviteter"
 		}},
 	{Topic: "invitation.sent", Label: "Invitasjoner", Who: "Den som inviteres", Default: Channels{Email: true}, Locked: true},
 }

@@ -16,17 +16,17 @@ import (
 	"kportal/tenants"
 )
 
-// Workplace is a tenant a LIS can announce a move to.
-type Workplace struct {
+// Destination is a tenant a LIS can announce a move to.
+type Destination struct {
 	ID   uuid.UUID `bun:"id"`
 	Slug string    `bun:"slug"`
 	Name string    `bun:"name"`
 }
 
-// Workplaces lists the active tenants a LIS can move to from here (every
+// Destinations lists the active tenants a LIS can move to from here (every
 // helseforetak and kommune that uses kportal, but this one).
-func (s *Store) Workplaces(ctx context.Context, here uuid.UUID) ([]Workplace, error) {
-	var out []Workplace
+func (s *Store) Destinations(ctx context.Context, here uuid.UUID) ([]Destination, error) {
+	var out []Destination
 	err := s.db.NewRaw("SELECT id, slug, name FROM tenants WHERE status = 'active' AND kind <> 'national' AND id <> ? ORDER BY name", here).Scan(ctx, &out)
 	return out, err
 }
@@ -42,7 +42,7 @@ type Announcement struct {
 // (choosing the plan), and those are told.
 func (s *Store) Announce(ctx context.Context, from uuid.UUID, lis tenants.Actor, in Announcement) (*Transfer, error) {
 	bad := map[string]string{}
-	var to []Workplace
+	var to []Destination
 	if err := s.db.NewRaw("SELECT id, slug, name FROM tenants WHERE slug = ? AND status = 'active' AND kind <> 'national'", strings.TrimSpace(in.To)).Scan(ctx, &to); err != nil {
 		return nil, err
 	}

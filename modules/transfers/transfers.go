@@ -23,7 +23,6 @@ import (
 	"github.com/uptrace/bun"
 
 	"kportal/modules"
-	"kportal/modules/activities"
 	"kportal/modules/apperr"
 	"kportal/modules/web"
 	"kportal/policies"
@@ -64,7 +63,6 @@ func (m *Module) Policies() []policies.Rule {
 		{Role: "tenant_admin", Object: "transfers", Action: "register"},
 		{Role: "tenant_admin", Object: "transfers", Action: "configure"},
 		{Role: "lis", Object: "transfers", Action: "announce"},
-		{Role: "lis", Object: "transfers", Action: "resend"},
 	}
 }
 
@@ -78,7 +76,6 @@ func (m *Module) Routes(r *modules.Router) {
 	announce := modules.Need("transfers", "announce")
 	r.GET("/t/:tenant/mitt-arbeidsstedsbytte", m.mine, announce)
 	r.POST("/t/:tenant/mitt-arbeidsstedsbytte", m.announce, announce)
-	r.POST("/t/:tenant/mitt-arbeidsstedsbytte/send-igjen", m.resend, modules.Need("transfers", "resend"))
 	r.POST("/t/:tenant/arbeidsstedsbytte/:id/prov-igjen", m.retry, register)
 	r.POST("/t/:tenant/admin/arbeidsstedsbytte", m.saveSettings, modules.Need("transfers", "configure"))
 }
@@ -275,15 +272,12 @@ func (m *Module) confirm(c echo.Context) error {
 // ---- The LIS's own page ------------------------------------------------------
 
 type minePage struct {
-	Moves       []Transfer
-	Waiting     []Earlier
-	Supervisors []activities.Option
-	Resent      bool
-	Workplaces  []Workplace
-	Form        Announcement
-	Errors      map[string]string
-	Message     string
-	Sent        bool
+	Moves      []Transfer
+	Workplaces []Destination
+	Form       Announcement
+	Errors     map[string]string
+	Message    string
+	Sent       bool
 }
 
 func (m *Module) mine(c echo.Context) error { return m.renderMine(c, http.StatusOK, nil) }
@@ -291,7 +285,7 @@ func (m *Module) mine(c echo.Context) error { return m.renderMine(c, http.Status
 func (m *Module) renderMine(c echo.Context, status int, problem error) error {
 	v := viewer(c)
 	ctx := c.Request().Context()
-	p := minePage{Errors: apperr.FieldsOf(problem), Sent: c.QueryParam("meldt") == "1", Resent: c.QueryParam("sendt") == "1"}
+	p := minePage{Errors: apperr.FieldsOf(problem), Sent: c.QueryParam("meldt") == "1"}
 	if problem != nil {
 		p.Form = Announcement{To: c.FormValue("to"), StartsOn: c.FormValue("starts_on")}
 		if p.Errors == nil {
@@ -299,16 +293,8 @@ func (m *Module) renderMine(c echo.Context, status int, problem error) error {
 		}
 	}
 	var err error
-	if p.Workplaces, err = m.store.Workplaces(ctx, v.Tenant.ID); err != nil {
+	if p.Workplaces, err = m.store.Destinations(ctx, v.Tenant.ID); err != nil {
 		return err
-	}
-	if p.Waiting, err = m.store.Waiting(ctx, v.Tenant.ID, v.PersonID); err != nil {
-		return err
-	}
-	if len(p.Waiting) > 0 {
-		if p.Supervisors, err = m.store.Supervisors(ctx, v.Tenant.ID, v.PersonID); err != nil {
-			return err
-		}
 	}
 	err = tenants.OwnRecordTx(ctx, m.db, v.PersonID, func(ctx context.Context, tx bun.Tx) error {
 		p.Moves, err = Mine(ctx, tx, v.PersonID)
@@ -324,25 +310,6 @@ func (m *Module) announce(c echo.Context) error {
 	v := viewer(c)
 	_, err := m.store.Announce(c.Request().Context(), v.Tenant.ID, actor(v), Announcement{To: c.FormValue("to"), StartsOn: c.FormValue("starts_on")})
 	return web.Answer(c, err, m.renderMine, "/t/"+v.Tenant.Slug+"/mitt-arbeidsstedsbytte?meldt=1")
-}
-
-func (m *Module) resend(c echo.Context) error {
-	v := viewer(c)
-	activity, err1 := uuid.Parse(c.FormValue("activity"))
-	supervisor, err2 := uuid.Parse(c.FormValue("supervisor"))
-	var err error
-	switch {
-	case err1 != nil:
-		err = apperr.New(apperr.NotFound, "Fant ikke aktiviteten.")
-	case err2 != nil:
-		err = apperr.InvalidFields(map[string]string{"supervisor": "Velg en av supervisørene dine her."})
-	default:
-		_, err = m.store.Resend(c.Request().Context(), v.Tenant.ID, actor(v), activity, supervisor)
-	}
-	if apperr.Is(err, apperr.NotFound) {
-		err = apperr.Wrap(err, apperr.Conflict, "%s", apperr.MessageOf(err))
-	}
-	return web.Answer(c, err, m.renderMine, "/t/"+v.Tenant.Slug+"/mitt-arbeidsstedsbytte?sendt=1")
 }
 
 func (m *Module) retry(c echo.Context) error {

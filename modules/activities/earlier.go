@@ -1,4 +1,4 @@
-package transfers
+package activities
 
 import (
 	"context"
@@ -9,15 +9,14 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/uptrace/bun"
 
-	"kportal/modules/activities"
 	"kportal/modules/apperr"
 	"kportal/tenants"
 )
 
-// Earlier is an activity of the LIS at an earlier workplace that waits for a
+// WaitingActivity is an activity of the LIS at an earlier workplace that waits for a
 // signature there, or was withdrawn (or returned) since the move, and has not
 // been sent again here.
-type Earlier struct {
+type WaitingActivity struct {
 	TenantID uuid.UUID `bun:"tenant_id"`
 	ID       uuid.UUID `bun:"id"`
 	Where    string    `bun:"where_name"`
@@ -29,10 +28,10 @@ type Earlier struct {
 }
 
 // KindLabel is the kind in Norwegian.
-func (e *Earlier) KindLabel() string { return activities.KindLabel(e.Kind) }
+func (e *WaitingActivity) KindLabel() string { return KindLabel(e.Kind) }
 
 // StatusLabel is the status in Norwegian.
-func (e *Earlier) StatusLabel() string { return activities.StatusLabel(e.Status) }
+func (e *WaitingActivity) StatusLabel() string { return StatusLabel(e.Status) }
 
 const waitingQuery = `SELECT a.tenant_id, a.id, t.name AS where_name, a.kind, a.title, a.count, a.done_on, a.status
 	FROM activities a JOIN tenants t ON t.id = a.tenant_id
@@ -40,9 +39,9 @@ const waitingQuery = `SELECT a.tenant_id, a.id, t.name AS where_name, a.kind, a.
 	WHERE a.lis_id = ?1 AND (a.status = 'requested' OR (a.status = 'withdrawn' AND a.updated_at >= e.left_on))
 	AND NOT EXISTS (SELECT 1 FROM activities r WHERE r.tenant_id = ?0 AND r.origin_id = a.id)`
 
-// Waiting lists what the LIS can send again here, oldest first.
-func (s *Store) Waiting(ctx context.Context, tenantID, lisID uuid.UUID) ([]Earlier, error) {
-	var out []Earlier
+// WaitingElsewhere lists what the LIS can send again here, oldest first.
+func (s *Store) WaitingElsewhere(ctx context.Context, tenantID, lisID uuid.UUID) ([]WaitingActivity, error) {
+	var out []WaitingActivity
 	err := tenants.WithTenantTx(ctx, s.db, tenants.Scope{TenantID: tenantID, PersonID: lisID}, func(ctx context.Context, tx bun.Tx) error {
 		return tx.NewRaw(waitingQuery+" ORDER BY a.done_on, a.created_at", tenantID, lisID).Scan(ctx, &out)
 	})
@@ -57,7 +56,7 @@ func (s *Store) Waiting(ctx context.Context, tenantID, lisID uuid.UUID) ([]Earli
 func (s *Store) Resend(ctx context.Context, tenantID uuid.UUID, lis tenants.Actor, originID, supervisorID uuid.UUID) (uuid.UUID, error) {
 	var id uuid.UUID
 	err := tenants.WithTenantTx(ctx, s.db, tenants.Scope{TenantID: tenantID, PersonID: lis.PersonID}, func(ctx context.Context, tx bun.Tx) error {
-		var found []Earlier
+		var found []WaitingActivity
 		// No FOR UPDATE: the earlier row is readable here, not lockable. Twice
 		// at once, the unique activities_origin index refuses the second.
 		if err := tx.NewRaw(waitingQuery+" AND a.id = ?2", tenantID, lis.PersonID, originID).Scan(ctx, &found); err != nil {
@@ -73,7 +72,7 @@ func (s *Store) Resend(ctx context.Context, tenantID uuid.UUID, lis tenants.Acto
 		if !ok {
 			return apperr.InvalidFields(map[string]string{"supervisor": "Velg en av supervisørene dine her."})
 		}
-		plan, err := activities.ActivePlan(ctx, tx, tenantID, lis.PersonID)
+		plan, err := ActivePlan(ctx, tx, tenantID, lis.PersonID)
 		if err != nil {
 			return err
 		}
@@ -91,7 +90,7 @@ func (s *Store) Resend(ctx context.Context, tenantID uuid.UUID, lis tenants.Acto
 			}
 			return err
 		}
-		if err := tenants.Emit(ctx, tx, tenants.Event{TenantID: tenantID, Topic: activities.TopicSignatureRequested, Recipient: supervisorID,
+		if err := tenants.Emit(ctx, tx, tenants.Event{TenantID: tenantID, Topic: TopicSignatureRequested, Recipient: supervisorID,
 			Payload: map[string]any{"activity_id": id, "lis_id": lis.PersonID, "lis_name": lis.Name, "title": o.Title, "count": o.Count}}); err != nil {
 			return err
 		}
@@ -99,7 +98,7 @@ func (s *Store) Resend(ctx context.Context, tenantID uuid.UUID, lis tenants.Acto
 			return nil
 		}
 		// The LIS's own row at the earlier workplace, written with it in force.
-		return inScope(ctx, tx, o.TenantID, func() error {
+		return inTenant(ctx, tx, o.TenantID, lis.PersonID, func() error {
 			res, err := tx.ExecContext(ctx, `UPDATE activities SET status = 'withdrawn', updated_at = now()
 				WHERE tenant_id = ? AND id = ? AND lis_id = ? AND status = 'requested'`, o.TenantID, o.ID, lis.PersonID)
 			if err != nil {
@@ -114,13 +113,32 @@ func (s *Store) Resend(ctx context.Context, tenantID uuid.UUID, lis tenants.Acto
 	return id, err
 }
 
-// Supervisors are the LIS's supervisors here, to send again to.
-func (s *Store) Supervisors(ctx context.Context, tenantID, lisID uuid.UUID) ([]activities.Option, error) {
-	var out []activities.Option
+// SupervisorsHere are the LIS's supervisors here, to send again to.
+func (s *Store) SupervisorsHere(ctx context.Context, tenantID, lisID uuid.UUID) ([]Option, error) {
+	var out []Option
 	err := tenants.WithTenantTx(ctx, s.db, tenants.Scope{TenantID: tenantID, PersonID: lisID}, func(ctx context.Context, tx bun.Tx) error {
 		var err error
-		out, err = activities.Supervisors(ctx, tx, tenantID, lisID)
+		out, err = Supervisors(ctx, tx, tenantID, lisID)
 		return err
 	})
 	return out, err
+}
+
+// inTenant runs fn with tenant in force in tx (and person), then puts back
+// the tenant in force before: the one place this module writes another
+// tenant's row, the LIS's own activity left waiting there (tenants.SwitchScope).
+func inTenant(ctx context.Context, tx bun.Tx, tenant, person uuid.UUID, fn func() error) error {
+	var before string
+	if err := tx.NewRaw("SELECT coalesce(current_setting('app.tenant_id', true), '')").Scan(ctx, &before); err != nil {
+		return err
+	}
+	if err := tenants.SwitchScope(ctx, tx, tenants.Scope{TenantID: tenant, PersonID: person}); err != nil {
+		return err
+	}
+	ferr := fn()
+	b, _ := uuid.Parse(before)
+	if err := tenants.SwitchScope(ctx, tx, tenants.Scope{TenantID: b, PersonID: person}); err != nil && ferr == nil {
+		ferr = err
+	}
+	return ferr
 }

@@ -172,6 +172,12 @@ var roleMatrix = map[string]string{
 	"GET /t/:tenant/dokumenter/:id/vis":                "lis,supervisor,veileder,leder",
 	"GET /t/:tenant/admin/dokumenter":                  "tenant_admin",
 	"POST /t/:tenant/admin/dokumenter":                 "tenant_admin",
+
+	// Arrivals from a CSV file (the yearly LIS1 rotation).
+	"GET /t/:tenant/arbeidsstedsbytte/mal.csv":           "leder,tenant_admin",
+	"POST /t/:tenant/arbeidsstedsbytte/csv":              "leder,tenant_admin",
+	"GET /t/:tenant/arbeidsstedsbytte/csv/:id":           "leder,tenant_admin",
+	"GET /t/:tenant/arbeidsstedsbytte/csv/:id/fremdrift": "leder,tenant_admin",
 }
 
 // The subjects the matrix is walked for: no session, a person with no role,

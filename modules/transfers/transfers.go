@@ -78,6 +78,7 @@ func (m *Module) Routes(r *modules.Router) {
 	r.POST("/t/:tenant/mitt-arbeidsstedsbytte", m.announce, announce)
 	r.POST("/t/:tenant/arbeidsstedsbytte/:id/prov-igjen", m.retry, register)
 	r.POST("/t/:tenant/admin/arbeidsstedsbytte", m.saveSettings, modules.Need("transfers", "configure"))
+	m.batchRoutes(r, read, register)
 }
 
 func (m *Module) Nav(v *modules.Viewer) []modules.NavItem {
@@ -142,6 +143,7 @@ type listPage struct {
 	Admin     bool
 	Today     time.Time
 	Saved     bool
+	Batches   []Batch // files of arrivals, newest first
 }
 
 func (m *Module) list(c echo.Context) error { return m.renderList(c, http.StatusOK, nil) }
@@ -169,6 +171,9 @@ func (m *Module) renderList(c echo.Context, status int, problem error) error {
 		return err
 	}
 	if p.Days, err = m.store.InFlightDays(ctx, v.Tenant.ID); err != nil {
+		return err
+	}
+	if p.Batches, err = m.store.Batches(ctx, v.Tenant.ID); err != nil {
 		return err
 	}
 	if problem != nil {

@@ -2,6 +2,7 @@ package transfers
 
 import (
 	"context"
+	"encoding/json"
 
 	"errors"
 	"fmt"
@@ -292,7 +293,7 @@ func (s *Store) register(ctx context.Context, tx bun.Tx, tenantID uuid.UUID, by 
 		actorID(by), batchID).Scan(ctx, &id)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return nil, apperr.InvalidFields(map[string]string{"who": fmt.Sprintf("%s har allerede et arbeidsstedsbytte som venter. Avlys det før du registrerer et nytt.", p.Name)})
+		return nil, apperr.InvalidFields(map[string]string{"who": fmt.Sprintf("%s har allerede et arbeidsstedsbytte som venter. Det må avlyses av virksomheten det er registrert ved før et nytt kan registreres.", p.Name)})
 	}
 	if err != nil {
 		return nil, err
@@ -491,4 +492,17 @@ func (s *Store) Retry(ctx context.Context, tenantID uuid.UUID, by tenants.Actor,
 		return err
 	})
 	return out, err
+}
+
+// Fail marks a registered move failed with a reason (the sync job's last
+// try failed); Retry puts it back.
+func (s *Store) Fail(ctx context.Context, tenantID, id uuid.UUID, reason string) error {
+	raw, err := json.Marshal(Report{Reason: reason})
+	if err != nil {
+		return err
+	}
+	return tenants.WithTenantTx(ctx, s.db, tenants.Scope{TenantID: tenantID}, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.ExecContext(ctx, "UPDATE transfers SET status = 'failed', report = ? WHERE tenant_id = ? AND id = ? AND status = 'registered'", string(raw), tenantID, id)
+		return err
+	})
 }

@@ -95,6 +95,17 @@ func (m *Module) Tasks(mux *asynq.ServeMux) {
 	mux.Handle(TypeSync, workers.InTenant(m.db, func(ctx context.Context, _ bun.Tx, p SyncPayload) error {
 		// Sync opens its own transaction (it switches tenants inside it).
 		_, err := m.store.Sync(ctx, p.TenantID, p.TransferID)
+		if err == nil {
+			return nil
+		}
+		// The last try: mark the move failed, so it shows (and can be
+		// retried) instead of waiting for ever; nothing of it was committed.
+		n, _ := asynq.GetRetryCount(ctx)
+		if most, ok := asynq.GetMaxRetry(ctx); ok && n >= most {
+			if ferr := m.store.Fail(context.WithoutCancel(ctx), p.TenantID, p.TransferID, "Det oppstod en teknisk feil, og byttet ble ikke gjennomført. Prøv igjen."); ferr != nil {
+				m.log.Error("marking a move failed", "transfer", p.TransferID, "error", ferr)
+			}
+		}
 		return err
 	}))
 	mux.HandleFunc(TypeDue, func(ctx context.Context, _ *asynq.Task) error {

@@ -572,3 +572,37 @@ func TestTransferAnnouncedByLISConfirmedByNewWorkplace(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A move whose job gave up shows as failed with the reason, changed nothing,
+// and runs when retried.
+func TestTransferFailedThenRetried(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	by := tenants.Actor{PersonID: w.leders[w.ous.ID], Name: "Leder"}
+	tr, err := w.s.Register(ctx, w.ous.ID, by, Arrival{Who: w.email, StartsOn: w.s.today().Format("2006-01-02"), TemplateID: w.templates[w.ous.ID].String()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.s.Fail(ctx, w.ous.ID, tr.ID, "Teknisk feil."); err != nil {
+		t.Fatal(err)
+	}
+	got, err := w.s.Sync(ctx, w.ous.ID, tr.ID)
+	if err != nil || got.Status != StatusFailed || got.Report.Reason != "Teknisk feil." {
+		t.Fatalf("failed: %+v %v", got, err)
+	}
+	if n := w.count(t, w.bergen.ID, uuid.Nil, "SELECT count(*) FROM plan_assignments WHERE tenant_id = ? AND archived_at IS NULL", w.bergen.ID); n != 1 {
+		t.Fatal("a failed move ended the old plan")
+	}
+	if _, err := w.s.Retry(ctx, w.forde.ID, by, tr.ID); !apperr.Is(err, apperr.NotFound) {
+		t.Fatalf("retried from another tenant: %v", err)
+	}
+	if _, err := w.s.Retry(ctx, w.ous.ID, by, tr.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.s.Retry(ctx, w.ous.ID, by, tr.ID); !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("a second retry: %v", err)
+	}
+	if got, err := w.s.Sync(ctx, w.ous.ID, tr.ID); err != nil || got.Status != StatusDone {
+		t.Fatalf("after retry: %+v %v", got, err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
@@ -131,5 +132,129 @@ func TestTransferIsolationRegisterOverHTTP(t *testing.T) {
 	_, _, page = kari.get("/min-utdanning")
 	if !strings.Contains(page, `data-testid="history-move"`) || !strings.Contains(page, "Bergen HF → Førde HF") || !strings.Contains(page, `data-testid="history-carried"`) {
 		t.Fatalf("Min utdanning after the move:\n%s", page)
+	}
+}
+
+// The journey at phone size: the admin at Førde registers Kari's arrival →
+// Kari sees her goal approved at Bergen approved in the new plan, and her
+// Bergen activity under "Tidligere arbeidssted" on another goal, which she
+// sends → Frida, the new leder, approves it while seeing the Bergen basis.
+func TestTransferBrowserJourney(t *testing.T) {
+	cfg := testConfig(t)
+	_, srv := startApp(t, cfg, true)
+	w := newMoveWorld(t, cfg)
+	db := testenv.Get(t).App
+	ctx := context.Background()
+	var version int
+	if err := db.NewRaw("INSERT INTO catalog_versions (label, published_at) VALUES (?, now()) RETURNING id", "flytt-"+uuid.NewString()[:8]).Scan(ctx, &version); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO goals (version_id, code, text, plan) VALUES (?, 'KLS-101', 'Kan ta opp sykehistorie', 'KLS'),
+		(?, 'KLS-102', 'Kan håndtere akutt syke', 'KLS')`, version, version); err != nil {
+		t.Fatal(err)
+	}
+	plan := func(tn *tenants.Tenant) uuid.UUID {
+		var tpl uuid.UUID
+		err := tenants.WithTenantTx(ctx, db, tenants.Scope{TenantID: tn.ID}, func(ctx context.Context, tx bun.Tx) error {
+			if err := tx.NewRaw("INSERT INTO plan_templates (tenant_id, name, specialty, version_id) VALUES (?, 'LIS1 sykehusdel', 'LIS1', ?) RETURNING id", tn.ID, version).Scan(ctx, &tpl); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "INSERT INTO plan_template_goals (tenant_id, template_id, goal_code) VALUES (?, ?, 'KLS-101'), (?, ?, 'KLS-102')", tn.ID, tpl, tn.ID, tpl)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tpl
+	}
+	bergenPlan, fordePlan := plan(w.bergen), plan(w.forde)
+	err := tenants.WithTenantTx(ctx, db, tenants.Scope{TenantID: w.bergen.ID}, func(ctx context.Context, tx bun.Tx) error {
+		// Kari's record at Bergen: KLS-101 approved by Per; a course for KLS-102 signed by Per.
+		var asg, act uuid.UUID
+		if err := tx.NewRaw("INSERT INTO plan_assignments (tenant_id, lis_id, template_id, version_id) VALUES (?, ?, ?, ?) RETURNING id", w.bergen.ID, w.kari, bergenPlan, version).Scan(ctx, &asg); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO goal_progress (tenant_id, lis_id, assignment_id, goal_code, version_id, status, decided_by, decided_at, basis)
+			VALUES (?, ?, ?, 'KLS-101', ?, 'approved', ?, now() - interval '30 days', '{"activities": [], "inputs": []}')`, w.bergen.ID, w.kari, asg, version, w.per); err != nil {
+			return err
+		}
+		if err := tx.NewRaw(`INSERT INTO activities (tenant_id, lis_id, assignment_id, kind, title, done_on, goal_codes, status, supervisor_id)
+			VALUES (?, ?, ?, 'course', 'Kurs i akuttmedisin', current_date - 20, '{KLS-102}', 'signed', ?) RETURNING id`, w.bergen.ID, w.kari, asg, w.per).Scan(ctx, &act); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO signatures (tenant_id, activity_id, supervisor_id, decision, snapshot) VALUES (?, ?, ?, 'signed', '{}')`, w.bergen.ID, act, w.per)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	base := srv.URL + "/t/" + w.forde.Slug
+	bctx := chromium(t)
+	do := func(name string, ss steps) {
+		t.Helper()
+		if err := stepwise(t, bctx, name, ss); err != nil {
+			t.Fatal(err)
+		}
+	}
+	today := time.Now().In(time.UTC).Format("2006-01-02")
+	do("transfer-register", seq(
+		steps{chromedp.Navigate(base + "/arbeidsstedsbytte")},
+		loginSteps(w.adminEmail, w.adminPassword),
+		steps{chromedp.WaitVisible(chromedp.CSS(`[data-testid="arrival-form"]`)),
+			chromedp.SendKeys(chromedp.CSS(`#who`), w.kariEmail),
+			chromedp.SetValue(chromedp.CSS(`#starts_on`), today),
+			chromedp.SetValue(chromedp.CSS(`#template`), fordePlan.String()),
+			chromedp.SetValue(chromedp.CSS(`#leder`), w.forderLeder.String()),
+			chromedp.Click(chromedp.CSS(`[data-testid="register"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="transfer"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="report"]`))},
+	))
+	screenshot(t, bctx, "transfer-report")
+	do("transfer-lis", seq(
+		logoutSteps,
+		steps{chromedp.Navigate(base + "/laeringsmaal")},
+		loginSteps(w.kariEmail, w.kariPassword),
+		steps{chromedp.WaitVisible(chromedp.CSS(`[data-testid="goal-KLS-101"]`))},
+	))
+	status, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`[data-testid="goal-KLS-101"] [data-testid="goal-status"]`)))
+	if err != nil || status != "Godkjent" {
+		t.Fatalf("KLS-101 in the new plan: %q %v", status, err)
+	}
+	do("transfer-earlier", steps{
+		chromedp.Click(chromedp.CSS(`[data-testid="goal-KLS-102"] a`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="earlier-activities"]`)),
+	})
+	earlier, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`[data-testid="earlier"]`)))
+	if err != nil || !strings.Contains(earlier, "Kurs i akuttmedisin") || !strings.Contains(earlier, "Bergen HF") {
+		t.Fatalf("Tidligere arbeidssted on KLS-102: %q %v", earlier, err)
+	}
+	screenshot(t, bctx, "transfer-earlier")
+	do("transfer-send", steps{
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="send-form"]`)),
+		chromedp.SetValue(chromedp.CSS(`#approver`), w.forderLeder.String()),
+		chromedp.Click(chromedp.CSS(`[data-testid="send"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="recall"]`)),
+	})
+	do("transfer-approve", seq(
+		logoutSteps,
+		steps{chromedp.Navigate(base + "/godkjenning")},
+		loginSteps(w.lederEmail, w.lederPassword),
+		steps{chromedp.WaitVisible(chromedp.CSS(`[data-testid="queue"] a`)),
+			chromedp.Click(chromedp.CSS(`[data-testid="queue"] a`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="basis-earlier"]`))},
+	))
+	basis, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`[data-testid="earlier"]`)))
+	if err != nil || !strings.Contains(basis, "Kurs i akuttmedisin") || !strings.Contains(basis, "Bergen HF") {
+		t.Fatalf("the leder's basis: %q %v", basis, err)
+	}
+	screenshot(t, bctx, "transfer-case")
+	do("transfer-decide", steps{
+		chromedp.Click(chromedp.CSS(`#confirm`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="decide"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="decided"]`)),
+	})
+	if n := testenv.Count(t, db, w.forde.ID, "SELECT count(*) FROM goal_progress WHERE tenant_id = ? AND lis_id = ? AND goal_code = 'KLS-102' AND status = 'approved' AND basis::text LIKE '%Kurs i akuttmedisin%'", w.forde.ID, w.kari); n != 1 {
+		t.Fatal("the approval's frozen basis lacks the Bergen activity")
 	}
 }

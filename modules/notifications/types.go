@@ -152,7 +152,7 @@ var Types = []Type{
 		Notice: func(p Payload) (string, string) {
 			return "Velkommen til " + p.or("den nye virksomheten", "to_name") + ": godkjente læringsmål og tidligere aktiviteter følger deg", "/laeringsmaal"
 		}},
-	{Topic: "transfer.arrived", Label: "Ny LIS har begynt", Who: "Leder ved den nye virksomheten", Default: on,
+	{Topic: "transfer.arrived", Label: "Ny LIS har begynt", Who: "Leder ved den nye virksomheten og den som registrerte byttet", Default: on,
 		Notice: func(p Payload) (string, string) {
 			return p.or("En LIS", "lis_name") + " har begynt her fra " + p.or("en annen virksomhet", "from_name"), p.path("/arbeidsstedsbytte")
 		}},
@@ -160,7 +160,7 @@ var Types = []Type{
 		Notice: func(p Payload) (string, string) {
 			return "Du er fortsatt veileder for " + p.or("LIS-en", "lis_name") + ", nå ved " + p.or("den nye virksomheten", "to_name"), "/veiledning"
 		}},
-	{Topic: "transfer.left", Label: "LIS har sluttet", Who: "Leder ved den gamle virksomheten", Default: summary,
+	{Topic: "transfer.left", Label: "LIS har sluttet", Who: "Leder ved den gamle virksomheten (uten leder: administratorene)", Default: summary,
 		Notice: func(p Payload) (string, string) {
 			return p.or("En LIS", "lis_name") + " har begynt ved " + p.or("en annen virksomhet", "to_name") + " " + p.S("starts_on"), "/arbeidsstedsbytte"
 		}},

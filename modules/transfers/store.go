@@ -63,6 +63,7 @@ type Transfer struct {
 	TemplateID   *uuid.UUID `bun:"template_id"`
 	TemplateName string     `bun:"template_name"`
 	LederID      *uuid.UUID `bun:"leder_id"`
+	RegisteredBy *uuid.UUID `bun:"registered_by"`
 	SameRHF      bool       `bun:"same_rhf"`
 	Status       string     `bun:"status"`
 	RegisteredAt time.Time  `bun:"registered_at"`
@@ -119,7 +120,7 @@ func (s *Store) today() time.Time {
 
 const transferColumns = `x.tenant_id, x.id, x.lis_id, trim(l.given_name || ' ' || l.family_name) AS lis_name, l.email AS lis_email,
 	x.from_tenant_id, f.name AS from_name, n.name AS to_name, x.starts_on, x.template_id, coalesce(t.name, '') AS template_name,
-	x.leder_id, x.same_rhf, x.status, x.registered_at, x.cancelled_at, x.synced_at, x.batch_id, x.report
+	x.leder_id, x.registered_by, x.same_rhf, x.status, x.registered_at, x.cancelled_at, x.synced_at, x.batch_id, x.report
 	FROM transfers x JOIN people l ON l.id = x.lis_id JOIN tenants f ON f.id = x.from_tenant_id JOIN tenants n ON n.id = x.tenant_id
 	LEFT JOIN plan_templates t ON t.tenant_id = x.tenant_id AND t.id = x.template_id`
 

@@ -204,6 +204,11 @@ func (s *Store) move(ctx context.Context, tx bun.Tx, t *Transfer) (rep *Report, 
 			return err
 		}
 		payload := map[string]any{"lis_name": t.LisName, "to_name": t.ToName, "starts_on": t.StartsOnText()}
+		if len(oldLeders) == 0 { // nobody leads the LIS there: tell the administrators
+			if err := tx.NewRaw("SELECT person_id FROM memberships WHERE tenant_id = ? AND role = 'tenant_admin'", t.FromTenantID).Scan(ctx, &oldLeders); err != nil {
+				return err
+			}
+		}
 		for _, l := range oldLeders {
 			if err := tenants.Emit(ctx, tx, tenants.Event{TenantID: t.FromTenantID, Topic: "transfer.left", Recipient: l, Payload: payload}); err != nil {
 				return err
@@ -288,6 +293,13 @@ func (s *Store) move(ctx context.Context, tx bun.Tx, t *Transfer) (rep *Report, 
 		topic string
 		who   *uuid.UUID
 	}{{"transfer.started", &t.LisID}, {"transfer.arrived", t.LederID}, {"transfer.veileder", newVeileder}}
+	// Who registered it (an administrator, often) hears that it is done too.
+	if r := t.RegisteredBy; r != nil && *r != t.LisID && (t.LederID == nil || *r != *t.LederID) {
+		tell = append(tell, struct {
+			topic string
+			who   *uuid.UUID
+		}{"transfer.arrived", r})
+	}
 	for _, e := range tell {
 		if e.who == nil {
 			continue

@@ -273,6 +273,12 @@ func TestTransferSyncIdempotentAndConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	err = tenants.WithTenantTx(ctx, w.db, tenants.Scope{TenantID: w.bergen.ID}, func(ctx context.Context, tx bun.Tx) error {
+		return tenants.SetRelation(ctx, tx, w.bergen.ID, w.kari, tenants.RelLeder, w.per, tenants.Actor{Name: "test"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Killed mid-way: a transaction that did the move's first half and died.
 	killed, cancel := context.WithCancel(ctx)
 	err = tenants.WithTenantTx(killed, w.db, tenants.Scope{TenantID: w.ous.ID}, func(ctx context.Context, tx bun.Tx) error {
@@ -319,6 +325,8 @@ func TestTransferSyncIdempotentAndConcurrent(t *testing.T) {
 		{"SELECT count(*) FROM earlier_workplaces WHERE tenant_id = ?0 AND lis_id = ?1", 1},
 		{"SELECT count(*) FROM outbox WHERE tenant_id = ?0 AND topic = 'transfer.started'", 1},
 		{"SELECT count(*) FROM audit_log WHERE tenant_id = ?0 AND action = 'transfer.done'", 1},
+		// The leder who registered it (no leder chosen) is told once.
+		{"SELECT count(*) FROM outbox WHERE tenant_id = ?0 AND topic = 'transfer.arrived'", 1},
 	} {
 		if n := w.count(t, w.ous.ID, uuid.Nil, c.q, w.ous.ID, w.kari); n != c.want {
 			t.Fatalf("%s = %d, want %d", c.q, n, c.want)
@@ -326,6 +334,9 @@ func TestTransferSyncIdempotentAndConcurrent(t *testing.T) {
 	}
 	if n := w.count(t, w.bergen.ID, uuid.Nil, "SELECT count(*) FROM audit_log WHERE tenant_id = ? AND action = 'transfer.left'", w.bergen.ID); n != 1 {
 		t.Fatalf("transfer.left audited %d times", n)
+	}
+	if n := w.count(t, w.bergen.ID, uuid.Nil, "SELECT count(*) FROM outbox WHERE tenant_id = ? AND topic = 'transfer.left' AND recipient_id = ?", w.bergen.ID, w.per); n != 1 {
+		t.Fatalf("the old leder was told %d times", n)
 	}
 }
 

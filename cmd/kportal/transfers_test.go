@@ -129,6 +129,20 @@ func TestTransferIsolationRegisterOverHTTP(t *testing.T) {
 	// Kari: Min utdanning shows the move; Førde's goal list has her approval.
 	kari := newBrowser(t, srv.URL)
 	login(t, kari, w.kariEmail, w.kariPassword)
+	// Her Bergen record is ended: new work there is refused, kindly, what she
+	// typed kept.
+	bergen := "/t/" + w.bergen.Slug
+	_, _, page = kari.get(bergen + "/aktiviteter/ny")
+	status, _, page = kari.post(bergen+"/aktiviteter", url.Values{"_csrf": {csrfFrom(t, page)}, "kind": {"course"}, "title": {"Kurs etter flyttingen"}, "done_on": {today}})
+	if status != http.StatusConflict && status != http.StatusUnprocessableEntity || !strings.Contains(page, "Du har flyttet til Førde HF") || !strings.Contains(page, "Kurs etter flyttingen") {
+		t.Fatalf("an activity at the old workplace after the move: %d\n%s", status, page)
+	}
+	_, _, page = kari.get(bergen + "/etterregistrering")
+	status, _, page = kari.post(bergen+"/etterregistrering", url.Values{"_csrf": {csrfFrom(t, page)}, "code": {"KLS-001"}, "completed_on": {today},
+		"comment": {"I Sverige"}, "approver": {w.per.String()}})
+	if status != http.StatusConflict && status != http.StatusUnprocessableEntity || !strings.Contains(page, "Du har flyttet til Førde HF") {
+		t.Fatalf("etterregistrering at the old workplace after the move: %d\n%s", status, page)
+	}
 	_, _, page = kari.get("/min-utdanning")
 	if !strings.Contains(page, `data-testid="history-move"`) || !strings.Contains(page, "Bergen HF → Førde HF") || !strings.Contains(page, `data-testid="history-carried"`) {
 		t.Fatalf("Min utdanning after the move:\n%s", page)

@@ -212,13 +212,7 @@ func (m *Module) create(c echo.Context) error {
 		return m.renderNew(c, http.StatusUnprocessableEntity, apperr.InvalidFields(map[string]string{"kind": "Prosedyrer registreres fra prosedyrelisten."}))
 	}
 	_, err := m.store.Create(c.Request().Context(), v.Tenant.ID, actor(v), in)
-	if apperr.Is(err, apperr.Invalid) {
-		return m.renderNew(c, http.StatusUnprocessableEntity, err)
-	}
-	if err != nil {
-		return err
-	}
-	return web.Redirect(c, m.base(v)+"/aktiviteter?ok=ny")
+	return web.Answer(c, err, m.renderNew, m.base(v)+"/aktiviteter?ok=ny")
 }
 
 // resend sends an activity that waited at an earlier workplace to a

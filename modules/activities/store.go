@@ -13,6 +13,7 @@ import (
 
 	"kportal/modules/apperr"
 	"kportal/modules/documents"
+	"kportal/modules/transfers"
 	"kportal/storage"
 	"kportal/tenants"
 )
@@ -387,6 +388,8 @@ func (s *Store) create(ctx context.Context, tx bun.Tx, tenantID uuid.UUID, lis t
 	}
 	if plan != nil {
 		a.AssignmentID = &plan.AssignmentID
+	} else if err := EndedByMove(ctx, tx, tenantID, lis.PersonID); err != nil {
+		return nil, err
 	}
 	a.GoalCodes = []string{}
 	if len(in.GoalCodes) > 0 {
@@ -812,4 +815,18 @@ func OwnProcedureCounts(ctx context.Context, tx bun.IDB, lisID uuid.UUID) ([]Pro
 		WHERE a.lis_id = ? AND a.kind = 'procedure' AND a.status NOT IN ('withdrawn', 'rejected')
 		GROUP BY a.tenant_id, coalesce(np.name, a.title) ORDER BY name`, lisID).Scan(ctx, &out)
 	return out, err
+}
+
+// EndedByMove refuses new work of a LIS at a workplace they have moved away
+// from (and have no active plan at again): the old record is ended there.
+// tx has tenantID in force.
+func EndedByMove(ctx context.Context, tx bun.IDB, tenantID, lisID uuid.UUID) error {
+	if plan, err := ActivePlan(ctx, tx, tenantID, lisID); err != nil || plan != nil {
+		return err
+	}
+	d, err := transfers.LeftFrom(ctx, tx, tenantID, lisID)
+	if err != nil || d == nil {
+		return err
+	}
+	return d.Refusal()
 }

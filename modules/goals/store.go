@@ -393,6 +393,9 @@ func (s *Store) send(ctx context.Context, tenantID uuid.UUID, lis tenants.Actor,
 	}
 	var p *Progress
 	err = s.tx(ctx, tenantID, lis.PersonID, func(ctx context.Context, tx bun.Tx) error {
+		if err := activities.EndedByMove(ctx, tx, tenantID, lis.PersonID); err != nil {
+			return err
+		}
 		// Which catalogue goal: in the LIS's active plan, or (etterregistrering)
 		// in the catalogue, preferring the plan's version.
 		var assignment *uuid.UUID

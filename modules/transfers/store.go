@@ -507,3 +507,28 @@ func (s *Store) Fail(ctx context.Context, tenantID, id uuid.UUID, reason string)
 		return err
 	})
 }
+
+// Departure is the LIS's move away from a tenant: where to, and from when.
+type Departure struct {
+	ToName   string    `bun:"to_name"`
+	StartsOn time.Time `bun:"starts_on"`
+}
+
+// LeftFrom returns the LIS's latest move away from tenantID that has
+// happened, or nil; tx has tenantID in force (the left_from policy). The old
+// workplace's record is ended at the move: activities and goals refuse new
+// work there with it.
+func LeftFrom(ctx context.Context, tx bun.IDB, tenantID, lisID uuid.UUID) (*Departure, error) {
+	var out []Departure
+	err := tx.NewRaw(`SELECT n.name AS to_name, x.starts_on FROM transfers x JOIN tenants n ON n.id = x.tenant_id
+		WHERE x.from_tenant_id = ? AND x.lis_id = ? AND x.status = 'done' ORDER BY x.starts_on DESC LIMIT 1`, tenantID, lisID).Scan(ctx, &out)
+	if err != nil || len(out) == 0 {
+		return nil, err
+	}
+	return &out[0], nil
+}
+
+// Refusal is the message a LIS gets for new work at a workplace they left.
+func (d *Departure) Refusal() error {
+	return apperr.New(apperr.Conflict, "Du har flyttet til %s (fra %s), og planen din her er avsluttet. Registrer nytt der.", d.ToName, web.Date(d.StartsOn))
+}

@@ -65,17 +65,7 @@ type Refused struct {
 type RefusedRows []Refused
 
 // Scan reads the refused column.
-func (r *RefusedRows) Scan(src any) error {
-	switch b := src.(type) {
-	case []byte:
-		return json.Unmarshal(b, r)
-	case string:
-		return json.Unmarshal([]byte(b), r)
-	case nil:
-		return nil
-	}
-	return fmt.Errorf("transfers: refused rows from %T", src)
-}
+func (r *RefusedRows) Scan(src any) error { return scanJSON(r, src) }
 
 // Batch is one uploaded file of arrivals.
 type Batch struct {

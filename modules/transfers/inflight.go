@@ -16,37 +16,28 @@ import (
 // returned, each LIS told once per run. It is idempotent (returned work no
 // longer waits) and returns how many items it returned.
 func (s *Store) ReturnInFlight(ctx context.Context) (int, error) {
-	var ts []uuid.UUID
-	if err := s.db.NewRaw("SELECT id FROM tenants ORDER BY id").Scan(ctx, &ts); err != nil {
-		return 0, err
-	}
 	total := 0
-	for _, tid := range ts {
-		days, err := s.InFlightDays(ctx, tid)
+	err := s.inEveryTenant(ctx, func(ctx context.Context, tx bun.Tx, tid uuid.UUID) error {
+		days, err := inFlightDays(ctx, tx, tid)
 		if err != nil {
-			return total, err
+			return err
 		}
-		cutoff := s.today().AddDate(0, 0, -days).Format("2006-01-02")
-		err = tenants.WithTenantTx(ctx, s.db, tenants.Scope{TenantID: tid}, func(ctx context.Context, tx bun.Tx) error {
-			// Moves away from here (left_from policy), past the period.
-			var gone []Transfer
-			if err := tx.NewRaw("SELECT "+transferColumns+" WHERE x.from_tenant_id = ? AND x.status = 'done' AND x.starts_on <= ?", tid, cutoff).Scan(ctx, &gone); err != nil {
+		// Moves away from here (left_from policy), past the period.
+		var gone []Transfer
+		if err := tx.NewRaw("SELECT "+transferColumns+" WHERE x.from_tenant_id = ? AND x.status = 'done' AND x.starts_on <= ?",
+			tid, s.today().AddDate(0, 0, -days).Format("2006-01-02")).Scan(ctx, &gone); err != nil {
+			return err
+		}
+		for _, t := range gone {
+			n, err := returnWork(ctx, tx, tid, &t)
+			if err != nil {
 				return err
 			}
-			for _, t := range gone {
-				n, err := returnWork(ctx, tx, tid, &t)
-				if err != nil {
-					return err
-				}
-				total += n
-			}
-			return nil
-		})
-		if err != nil {
-			return total, err
+			total += n
 		}
-	}
-	return total, nil
+		return nil
+	})
+	return total, err
 }
 
 func returnWork(ctx context.Context, tx bun.Tx, tid uuid.UUID, t *Transfer) (int, error) {

@@ -430,18 +430,38 @@ func (s *Store) Cancel(ctx context.Context, tenantID uuid.UUID, by tenants.Actor
 
 // InFlightDays is the tenant's setting (DefaultInFlightDays when unset).
 func (s *Store) InFlightDays(ctx context.Context, tenantID uuid.UUID) (int, error) {
-	n := DefaultInFlightDays
+	var n int
 	err := tenants.WithTenantTx(ctx, s.db, tenants.Scope{TenantID: tenantID}, func(ctx context.Context, tx bun.Tx) error {
-		var rows []int
-		if err := tx.NewRaw("SELECT in_flight_days FROM transfer_settings WHERE tenant_id = ?", tenantID).Scan(ctx, &rows); err != nil {
-			return err
-		}
-		if len(rows) == 1 {
-			n = rows[0]
-		}
-		return nil
+		var err error
+		n, err = inFlightDays(ctx, tx, tenantID)
+		return err
 	})
 	return n, err
+}
+
+func inFlightDays(ctx context.Context, tx bun.IDB, tenantID uuid.UUID) (int, error) {
+	var rows []int
+	if err := tx.NewRaw("SELECT in_flight_days FROM transfer_settings WHERE tenant_id = ?", tenantID).Scan(ctx, &rows); err != nil || len(rows) == 0 {
+		return DefaultInFlightDays, err
+	}
+	return rows[0], nil
+}
+
+// inEveryTenant runs fn for each tenant in its own transaction, the tenant in
+// force: the sweeps read each tenant's rows under its own policies only.
+func (s *Store) inEveryTenant(ctx context.Context, fn func(ctx context.Context, tx bun.Tx, tenantID uuid.UUID) error) error {
+	var ts []uuid.UUID
+	if err := s.db.NewRaw("SELECT id FROM tenants ORDER BY id").Scan(ctx, &ts); err != nil {
+		return err
+	}
+	for _, tid := range ts {
+		if err := tenants.WithTenantTx(ctx, s.db, tenants.Scope{TenantID: tid}, func(ctx context.Context, tx bun.Tx) error {
+			return fn(ctx, tx, tid)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SetInFlightDays saves the tenant's setting.

@@ -366,37 +366,23 @@ func (s *Store) carry(ctx context.Context, tx bun.Tx, t *Transfer, plan *plans.A
 // Due queues the sync of every registered move whose start date has come,
 // in every tenant, and returns how many it queued.
 func (s *Store) Due(ctx context.Context, q Enqueuer) (int, error) {
-	var ids []struct {
-		TenantID uuid.UUID `bun:"tenant_id"`
-		ID       uuid.UUID `bun:"id"`
-	}
-	today := s.today().Format("2006-01-02")
-	// Which tenants have moves due: each tenant's own rows, read in its scope.
-	var ts []uuid.UUID
-	queued := 0
-	if err := s.db.NewRaw("SELECT id FROM tenants ORDER BY id").Scan(ctx, &ts); err != nil {
+	var due []Transfer
+	err := s.inEveryTenant(ctx, func(ctx context.Context, tx bun.Tx, tid uuid.UUID) error {
+		var ts []Transfer
+		err := tx.NewRaw("SELECT "+transferColumns+" WHERE x.tenant_id = ? AND x.status = 'registered' AND x.starts_on <= ?",
+			tid, s.today().Format("2006-01-02")).Scan(ctx, &ts)
+		due = append(due, ts...)
+		return err
+	})
+	if err != nil {
 		return 0, err
 	}
-	for _, tid := range ts {
-		err := tenants.WithTenantTx(ctx, s.db, tenants.Scope{TenantID: tid}, func(ctx context.Context, tx bun.Tx) error {
-			return tx.NewRaw("SELECT tenant_id, id FROM transfers WHERE tenant_id = ? AND status = 'registered' AND starts_on <= ?", tid, today).Scan(ctx, &ids)
-		})
-		if err != nil {
-			return 0, err
+	for i := range due {
+		if err := Enqueue(ctx, q, &due[i]); err != nil {
+			return i, err
 		}
-		for _, x := range ids {
-			t, err := s.Get(ctx, x.TenantID, x.ID)
-			if err != nil {
-				return 0, err
-			}
-			if err := Enqueue(ctx, q, t); err != nil {
-				return queued, err
-			}
-			queued++
-		}
-		ids = ids[:0]
 	}
-	return queued, nil
+	return len(due), nil
 }
 
 // CarryLate carries into the new plan the approvals an old workplace decided
@@ -405,67 +391,63 @@ func (s *Store) Due(ctx context.Context, q Enqueuer) (int, error) {
 // TypeDue sweep runs it; carrying twice changes nothing. It returns how many
 // approvals it carried.
 func (s *Store) CarryLate(ctx context.Context) (int, error) {
-	var ts []uuid.UUID
-	if err := s.db.NewRaw("SELECT id FROM tenants ORDER BY id").Scan(ctx, &ts); err != nil {
-		return 0, err
-	}
 	total := 0
-	for _, tid := range ts {
-		days, err := s.InFlightDays(ctx, tid)
+	err := s.inEveryTenant(ctx, func(ctx context.Context, tx bun.Tx, tid uuid.UUID) error {
+		days, err := inFlightDays(ctx, tx, tid)
 		if err != nil {
-			return total, err
+			return err
 		}
-		since := s.today().AddDate(0, 0, -days-1).Format("2006-01-02")
-		err = tenants.WithTenantTx(ctx, s.db, tenants.Scope{TenantID: tid}, func(ctx context.Context, tx bun.Tx) error {
-			var moves []Transfer
-			if err := tx.NewRaw("SELECT "+transferColumns+" WHERE x.from_tenant_id = ? AND x.status = 'done' AND x.starts_on >= ?", tid, since).Scan(ctx, &moves); err != nil {
+		var moves []Transfer
+		if err := tx.NewRaw("SELECT "+transferColumns+" WHERE x.from_tenant_id = ? AND x.status = 'done' AND x.starts_on >= ?",
+			tid, s.today().AddDate(0, 0, -days-1).Format("2006-01-02")).Scan(ctx, &moves); err != nil {
+			return err
+		}
+		for _, t := range moves {
+			n, err := s.carryLate(ctx, tx, tid, &t)
+			if err != nil {
 				return err
 			}
-			for _, t := range moves {
-				var late []approval
-				if err := tx.NewRaw(`SELECT id, goal_code, version_id, prior_learning, completed_on, comment, decided_by, decided_at, decision_note, basis,
-						coalesce(origin_tenant_id, tenant_id) AS origin_tenant_id, coalesce(origin_id, id) AS origin_id
-					FROM goal_progress WHERE tenant_id = ? AND lis_id = ? AND status = 'approved' AND decided_at > ?`, tid, t.LisID, t.SyncedAt).Scan(ctx, &late); err != nil {
-					return err
-				}
-				if len(late) == 0 {
-					continue
-				}
-				err := inScope(ctx, tx, t.TenantID, func() error {
-					var fresh []approval
-					for _, a := range late {
-						var carried bool
-						if err := tx.NewRaw("SELECT EXISTS (SELECT 1 FROM goal_progress WHERE tenant_id = ? AND origin_id = ?)", t.TenantID, a.OriginID).Scan(ctx, &carried); err != nil {
-							return err
-						}
-						if !carried {
-							fresh = append(fresh, a)
-						}
-					}
-					if len(fresh) == 0 {
-						return nil
-					}
-					var plan []plans.Assignment
-					if err := tx.NewRaw(`SELECT id, version_id FROM plan_assignments WHERE tenant_id = ? AND lis_id = ? AND template_id = ? AND archived_at IS NULL`,
-						t.TenantID, t.LisID, t.TemplateID).Scan(ctx, &plan); err != nil || len(plan) == 0 {
-						return err
-					}
-					rep := &Report{}
-					if err := s.carry(ctx, tx, &t, &plan[0], fresh, rep); err != nil {
-						return err
-					}
-					total += len(rep.Carried)
-					return nil
-				})
-				if err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return total, err
+			total += n
 		}
+		return nil
+	})
+	return total, err
+}
+
+// carryLate carries one move's late approvals (the old workplace in force).
+func (s *Store) carryLate(ctx context.Context, tx bun.Tx, tid uuid.UUID, t *Transfer) (int, error) {
+	var late []approval
+	if err := tx.NewRaw(`SELECT id, goal_code, version_id, prior_learning, completed_on, comment, decided_by, decided_at, decision_note, basis,
+			coalesce(origin_tenant_id, tenant_id) AS origin_tenant_id, coalesce(origin_id, id) AS origin_id
+		FROM goal_progress WHERE tenant_id = ? AND lis_id = ? AND status = 'approved' AND decided_at > ?`, tid, t.LisID, t.SyncedAt).Scan(ctx, &late); err != nil || len(late) == 0 {
+		return 0, err
 	}
-	return total, nil
+	carried := 0
+	err := inScope(ctx, tx, t.TenantID, func() error {
+		var fresh []approval
+		for _, a := range late {
+			var done bool
+			if err := tx.NewRaw("SELECT EXISTS (SELECT 1 FROM goal_progress WHERE tenant_id = ? AND origin_id = ?)", t.TenantID, a.OriginID).Scan(ctx, &done); err != nil {
+				return err
+			}
+			if !done {
+				fresh = append(fresh, a)
+			}
+		}
+		if len(fresh) == 0 {
+			return nil
+		}
+		var plan []plans.Assignment
+		if err := tx.NewRaw(`SELECT id, version_id FROM plan_assignments WHERE tenant_id = ? AND lis_id = ? AND template_id = ? AND archived_at IS NULL`,
+			t.TenantID, t.LisID, t.TemplateID).Scan(ctx, &plan); err != nil || len(plan) == 0 {
+			return err
+		}
+		rep := &Report{}
+		if err := s.carry(ctx, tx, t, &plan[0], fresh, rep); err != nil {
+			return err
+		}
+		carried = len(rep.Carried)
+		return nil
+	})
+	return carried, err
 }

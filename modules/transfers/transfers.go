@@ -352,14 +352,17 @@ func (m *Module) saveSettings(c echo.Context) error {
 func (n NotCarried) String() string { return fmt.Sprintf("%s: %s", n.Goal, n.Reason) }
 
 // Scan reads the report column.
-func (r *Report) Scan(src any) error {
+func (r *Report) Scan(src any) error { return scanJSON(r, src) }
+
+// scanJSON reads a jsonb column into dst.
+func scanJSON(dst, src any) error {
 	switch b := src.(type) {
 	case []byte:
-		return json.Unmarshal(b, r)
+		return json.Unmarshal(b, dst)
 	case string:
-		return json.Unmarshal([]byte(b), r)
+		return json.Unmarshal([]byte(b), dst)
 	case nil:
 		return nil
 	}
-	return fmt.Errorf("transfers: report from %T", src)
+	return fmt.Errorf("transfers: %T from %T", dst, src)
 }

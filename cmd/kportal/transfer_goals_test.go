@@ -37,25 +37,14 @@ func TestTransferGoalPagesHTTP(t *testing.T) {
 	_, _, sune := member(t, cfg, "Sune", bergen, "supervisor")
 	fridaEmail, fridaPassword, frida := member(t, cfg, "Frida", forde, "leder")
 
-	var version int
-	if err := db.NewRaw("INSERT INTO catalog_versions (label, published_at) VALUES (?, now()) RETURNING id", "tidl-"+uuid.NewString()[:8]).Scan(ctx, &version); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, `INSERT INTO goals (version_id, code, text, plan) VALUES (?, 'KLS-001', 'Kan ta opp sykehistorie', 'KLS'),
-		(?, 'KLS-002', 'Kan skrive epikrise', 'KLS')`, version, version); err != nil {
-		t.Fatal(err)
-	}
+	version := goalCatalog(t, map[string]string{"KLS-001": "Kan ta opp sykehistorie", "KLS-002": "Kan skrive epikrise"})
 	templates := map[uuid.UUID]uuid.UUID{}
 	for _, tn := range []*tenants.Tenant{bergen, forde} {
+		templates[tn.ID] = goalPlan(t, tn, version, "LIS1 sykehus", "KLS-001", "KLS-002")
+	}
+	for _, tn := range []*tenants.Tenant{bergen, forde} {
 		err := tenants.WithTenantTx(ctx, db, tenants.Scope{TenantID: tn.ID}, func(ctx context.Context, tx bun.Tx) error {
-			var tpl uuid.UUID
-			if err := tx.NewRaw("INSERT INTO plan_templates (tenant_id, name, specialty, version_id) VALUES (?, 'LIS1 sykehus', 'LIS1', ?) RETURNING id", tn.ID, version).Scan(ctx, &tpl); err != nil {
-				return err
-			}
-			templates[tn.ID] = tpl
-			if _, err := tx.ExecContext(ctx, "INSERT INTO plan_template_goals (tenant_id, template_id, goal_code) VALUES (?0, ?1, 'KLS-001'), (?0, ?1, 'KLS-002')", tn.ID, tpl); err != nil {
-				return err
-			}
+			tpl := templates[tn.ID]
 			if tn != bergen {
 				return nil
 			}

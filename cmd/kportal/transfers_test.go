@@ -17,6 +17,44 @@ import (
 	"kportal/tenants"
 )
 
+// goalCatalog publishes a catalogue version with KLS goals (code → text).
+func goalCatalog(t *testing.T, goals map[string]string) int {
+	t.Helper()
+	db := testenv.Get(t).App
+	ctx := context.Background()
+	var version int
+	if err := db.NewRaw("INSERT INTO catalog_versions (label, published_at) VALUES (?, now()) RETURNING id", "test-"+uuid.NewString()[:8]).Scan(ctx, &version); err != nil {
+		t.Fatal(err)
+	}
+	for code, text := range goals {
+		if _, err := db.ExecContext(ctx, "INSERT INTO goals (version_id, code, text, plan) VALUES (?, ?, ?, 'KLS')", version, code, text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return version
+}
+
+// goalPlan makes a LIS1 plan template of tn in version with the goals.
+func goalPlan(t *testing.T, tn *tenants.Tenant, version int, name string, codes ...string) uuid.UUID {
+	t.Helper()
+	var tpl uuid.UUID
+	err := tenants.WithTenantTx(context.Background(), testenv.Get(t).App, tenants.Scope{TenantID: tn.ID}, func(ctx context.Context, tx bun.Tx) error {
+		if err := tx.NewRaw("INSERT INTO plan_templates (tenant_id, name, specialty, version_id) VALUES (?, ?, 'LIS1', ?) RETURNING id", tn.ID, name, version).Scan(ctx, &tpl); err != nil {
+			return err
+		}
+		for _, c := range codes {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO plan_template_goals (tenant_id, template_id, goal_code) VALUES (?, ?, ?)", tn.ID, tpl, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl
+}
+
 // moveWorld: Kari is LIS at a Helse Vest hospital with a record; a second
 // Helse Vest hospital ("Førde") has a plan template, a tenant admin and a
 // leder; a hospital in another RHF has its own admin.
@@ -159,29 +197,9 @@ func TestTransferBrowserJourney(t *testing.T) {
 	w := newMoveWorld(t, cfg)
 	db := testenv.Get(t).App
 	ctx := context.Background()
-	var version int
-	if err := db.NewRaw("INSERT INTO catalog_versions (label, published_at) VALUES (?, now()) RETURNING id", "flytt-"+uuid.NewString()[:8]).Scan(ctx, &version); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, `INSERT INTO goals (version_id, code, text, plan) VALUES (?, 'KLS-101', 'Kan ta opp sykehistorie', 'KLS'),
-		(?, 'KLS-102', 'Kan håndtere akutt syke', 'KLS')`, version, version); err != nil {
-		t.Fatal(err)
-	}
-	plan := func(tn *tenants.Tenant) uuid.UUID {
-		var tpl uuid.UUID
-		err := tenants.WithTenantTx(ctx, db, tenants.Scope{TenantID: tn.ID}, func(ctx context.Context, tx bun.Tx) error {
-			if err := tx.NewRaw("INSERT INTO plan_templates (tenant_id, name, specialty, version_id) VALUES (?, 'LIS1 sykehusdel', 'LIS1', ?) RETURNING id", tn.ID, version).Scan(ctx, &tpl); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, "INSERT INTO plan_template_goals (tenant_id, template_id, goal_code) VALUES (?, ?, 'KLS-101'), (?, ?, 'KLS-102')", tn.ID, tpl, tn.ID, tpl)
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tpl
-	}
-	bergenPlan, fordePlan := plan(w.bergen), plan(w.forde)
+	version := goalCatalog(t, map[string]string{"KLS-101": "Kan ta opp sykehistorie", "KLS-102": "Kan håndtere akutt syke"})
+	bergenPlan := goalPlan(t, w.bergen, version, "LIS1 sykehusdel", "KLS-101", "KLS-102")
+	fordePlan := goalPlan(t, w.forde, version, "LIS1 sykehusdel", "KLS-101", "KLS-102")
 	err := tenants.WithTenantTx(ctx, db, tenants.Scope{TenantID: w.bergen.ID}, func(ctx context.Context, tx bun.Tx) error {
 		// Kari's record at Bergen: KLS-101 approved by Per; a course for KLS-102 signed by Per.
 		var asg, act uuid.UUID

@@ -1,7 +1,6 @@
 package roles
 
 import (
-	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"kportal/modules/csvfile"
 	"kportal/modules/web"
 	"kportal/tenants"
 )
@@ -95,11 +95,6 @@ var requiredColumns = []struct{ key, name string }{
 	{"email", "epost"}, {"given_name", "fornavn"}, {"family_name", "etternavn"}, {"roles", "roller"},
 }
 
-func normaliseHeader(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	return strings.NewReplacer(" ", "", "-", "", "_", "", ".", "", "\u00a0", "").Replace(s)
-}
-
 // ParseCSV reads an import file into rows. The problems it finds are about
 // the file itself (size, encoding, header, CSV syntax); CheckRows checks what
 // the lines say. Any problem means nothing may be imported.
@@ -110,33 +105,19 @@ func ParseCSV(data []byte) ([]ImportRow, []Problem) {
 	if len(data) > MaxImportBytes {
 		return fail("Filen er for stor: høyst 2 MB. Del den opp i flere filer.")
 	}
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	if !utf8.Valid(data) {
-		return fail("Filen er ikke lagret som UTF-8, så æ, ø og å ville blitt feil. I Excel: velg «Lagre som» og filtypen «CSV UTF-8 (kommadelt)».")
+	r, problem := csvfile.Open(data)
+	if problem != "" {
+		return fail("%s", problem)
 	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return fail("Filen er tom.")
-	}
-	header := data
-	if i := bytes.IndexByte(data, '\n'); i >= 0 {
-		header = data[:i]
-	}
-	r := csv.NewReader(bytes.NewReader(data))
-	r.Comma = ','
-	if bytes.Count(header, []byte(";")) > bytes.Count(header, []byte(",")) {
-		r.Comma = ';'
-	}
-	r.FieldsPerRecord = -1
-	r.TrimLeadingSpace = true
 
 	head, err := r.Read()
 	if err != nil {
-		return fail("Fant ingen overskriftsrad: %s", csvError(err))
+		return fail("Fant ingen overskriftsrad: %s", csvfile.Problem(err))
 	}
 	col := map[string]int{}
 	var problems []Problem
 	for i, h := range head {
-		name := normaliseHeader(h)
+		name := csvfile.Column(h)
 		if name == "" {
 			continue
 		}
@@ -174,11 +155,11 @@ func ParseCSV(data []byte) ([]ImportRow, []Problem) {
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				return nil, []Problem{{Line: pe.StartLine, Message: "Linjen kan ikke leses: " + csvError(err)}}
+				return nil, []Problem{{Line: pe.StartLine, Message: "Linjen kan ikke leses: " + csvfile.Problem(err)}}
 			}
 			return fail("Filen kan ikke leses: %v", err)
 		}
-		if blank(rec) { // Excel writes ";;;;;" for empty rows
+		if csvfile.Blank(rec) { // Excel writes ";;;;;" for empty rows
 			continue
 		}
 		if len(rows) == MaxImportLines {
@@ -195,26 +176,6 @@ func ParseCSV(data []byte) ([]ImportRow, []Problem) {
 		return fail("Filen har ingen personer under overskriftsraden.")
 	}
 	return rows, nil
-}
-
-func blank(rec []string) bool {
-	for _, f := range rec {
-		if strings.TrimSpace(f) != "" {
-			return false
-		}
-	}
-	return true
-}
-
-// csvError says in Norwegian what encoding/csv found.
-func csvError(err error) string {
-	switch {
-	case errors.Is(err, csv.ErrQuote), errors.Is(err, csv.ErrBareQuote):
-		return "et anførselstegn (\") er ikke lukket eller står midt i et felt."
-	case errors.Is(err, io.EOF):
-		return "filen er tom."
-	}
-	return err.Error()
 }
 
 // splitList splits a cell of roles or specialty codes.

@@ -1,7 +1,6 @@
 package transfers
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -17,6 +16,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"kportal/modules/apperr"
+	"kportal/modules/csvfile"
 	"kportal/modules/web"
 	"kportal/tenants"
 )
@@ -90,11 +90,6 @@ func fileError(format string, args ...any) error {
 	return apperr.InvalidFields(map[string]string{"file": fmt.Sprintf(format, args...)})
 }
 
-func normaliseColumn(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	return strings.NewReplacer(" ", "", "-", "", "_", "", ".", "", "\u00a0", "").Replace(s)
-}
-
 // ParseBatch reads a file of arrivals. An error refuses the whole file (not a
 // CSV, too big, no header it knows, no rows): nothing may be registered; what
 // each line says is checked by RegisterBatch.
@@ -102,35 +97,18 @@ func ParseBatch(data []byte) ([]BatchRow, error) {
 	if len(data) > MaxBatchBytes {
 		return nil, fileError("Filen er for stor: høyst 2 MB og %d LIS. Del den opp i flere filer.", MaxBatchRows)
 	}
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	if bytes.IndexByte(data, 0) >= 0 || bytes.HasPrefix(data, []byte("PK\x03\x04")) || bytes.HasPrefix(data, []byte("%PDF")) {
-		return nil, fileError("Filen er ikke en CSV-fil. Lagre regnearket som CSV (i Excel: «Lagre som» og filtypen «CSV UTF-8 (kommadelt)»), og last opp den filen.")
+	r, problem := csvfile.Open(data)
+	if problem != "" {
+		return nil, fileError("%s", problem)
 	}
-	if !utf8.Valid(data) {
-		return nil, fileError("Filen er ikke lagret som UTF-8, så æ, ø og å ville blitt feil. I Excel: velg «Lagre som» og filtypen «CSV UTF-8 (kommadelt)».")
-	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, fileError("Filen er tom.")
-	}
-	header := data
-	if i := bytes.IndexByte(data, '\n'); i >= 0 {
-		header = data[:i]
-	}
-	r := csv.NewReader(bytes.NewReader(data))
-	r.Comma = ','
-	if bytes.Count(header, []byte(";")) > bytes.Count(header, []byte(",")) {
-		r.Comma = ';'
-	}
-	r.FieldsPerRecord = -1
-	r.TrimLeadingSpace = true
 	head, err := r.Read()
 	if err != nil {
-		return nil, fileError("Fant ingen overskriftsrad: %s", csvProblem(err))
+		return nil, fileError("Fant ingen overskriftsrad: %s", csvfile.Problem(err))
 	}
 	col := map[string][]int{}
 	var unknown []string
 	for i, h := range head {
-		name := normaliseColumn(h)
+		name := csvfile.Column(h)
 		if name == "" {
 			continue
 		}
@@ -177,11 +155,11 @@ func ParseBatch(data []byte) ([]BatchRow, error) {
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				return nil, fileError("Linje %d kan ikke leses: %s", pe.StartLine, csvProblem(err))
+				return nil, fileError("Linje %d kan ikke leses: %s", pe.StartLine, csvfile.Problem(err))
 			}
 			return nil, fileError("Filen kan ikke leses.")
 		}
-		if blankRecord(rec) { // Excel writes ";;;;" for empty rows
+		if csvfile.Blank(rec) { // Excel writes ";;;;" for empty rows
 			continue
 		}
 		if len(rows) == MaxBatchRows {
@@ -203,25 +181,6 @@ func clip(s string) string {
 		return s
 	}
 	return string([]rune(s)[:300]) + "…"
-}
-
-func blankRecord(rec []string) bool {
-	for _, f := range rec {
-		if strings.TrimSpace(f) != "" {
-			return false
-		}
-	}
-	return true
-}
-
-func csvProblem(err error) string {
-	switch {
-	case errors.Is(err, csv.ErrQuote), errors.Is(err, csv.ErrBareQuote):
-		return "et anførselstegn (\") er ikke lukket eller står midt i et felt."
-	case errors.Is(err, io.EOF):
-		return "filen er tom."
-	}
-	return "ugyldig CSV."
 }
 
 // batchDate reads a start date as Norwegians and ISO write it.

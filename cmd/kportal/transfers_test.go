@@ -155,6 +155,10 @@ func TestTransferIsolationRegisterOverHTTP(t *testing.T) {
 	if status != http.StatusOK || strings.Contains(page, "Ortopedi Førde") || strings.Contains(page, `data-testid="report"`) {
 		t.Fatalf("the old workplace's view of the move: %d\n%s", status, page)
 	}
+	_, _, page = per.get("/t/" + w.bergen.Slug + "/mine-lis")
+	if !strings.Contains(page, `data-testid="lis-left"`) || !strings.Contains(page, "begynte ved Førde HF") {
+		t.Fatalf("Mine LIS at the old workplace does not say Kari left:\n%s", page)
+	}
 	// Another RHF's admin: 404, in their own tenant and in Førde's.
 	ous := newBrowser(t, srv.URL)
 	login(t, ous, w.ousAdminEmail, w.ousAdminPassword)

@@ -27,6 +27,7 @@ import (
 	"kportal/modules/advisory"
 	"kportal/modules/goals"
 	"kportal/modules/overview"
+	"kportal/modules/transfers"
 	"kportal/modules/web"
 	"kportal/policies"
 	"kportal/tenants"
@@ -94,6 +95,8 @@ type Row struct {
 	Veileder      string    `bun:"veileder"`
 	Advised       bool      `bun:"advised"` // the viewer is the LIS's veileder
 	Plan          string    `bun:"-"`
+	// Left: the LIS has moved to another workplace (the plan here ended).
+	Left *transfers.Departure `bun:"-"`
 	overview.Progress
 	Samtale advisory.Summary `bun:"-"`
 }
@@ -134,6 +137,8 @@ func (m *Module) rows(ctx context.Context, tenantID, person uuid.UUID, query str
 			}
 			if plan != nil {
 				rows[i].Plan = plan.Name
+			} else if rows[i].Left, err = transfers.LeftFrom(ctx, tx, tenantID, rows[i].LisID); err != nil {
+				return err
 			}
 		}
 		sums, err := advisory.Summaries(ctx, tx, tenantID, ids, m.now())

@@ -552,3 +552,6 @@ func LeftFrom(ctx context.Context, tx bun.IDB, tenantID, lisID uuid.UUID) (*Depa
 func (d *Departure) Refusal() error {
 	return apperr.New(apperr.Conflict, "Du har flyttet til %s (fra %s), og planen din her er avsluttet. Registrer nytt der.", d.ToName, web.Date(d.StartsOn))
 }
+
+// StartsOnText is the date the LIS started at the new workplace, as shown.
+func (d *Departure) StartsOnText() string { return web.Date(d.StartsOn) }

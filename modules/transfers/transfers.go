@@ -83,9 +83,9 @@ func (m *Module) Nav(v *modules.Viewer) []modules.NavItem {
 }
 
 func (m *Module) Tasks(mux *asynq.ServeMux) {
-	mux.Handle(TypeSync, workers.InTenant(m.db, func(ctx context.Context, _ bun.Tx, p SyncPayload) error {
-		// Sync opens its own transaction (it switches tenants inside it).
-		_, err := m.store.Sync(ctx, p.TenantID, p.TransferID)
+	mux.Handle(TypeSync, workers.InTenant(m.db, func(ctx context.Context, tx bun.Tx, p SyncPayload) error {
+		// The job's own transaction: the move switches tenants inside it.
+		_, err := m.store.syncTx(ctx, tx, p.TenantID, p.TransferID)
 		return err
 	}))
 	mux.HandleFunc(TypeDue, func(ctx context.Context, _ *asynq.Task) error {
@@ -108,7 +108,9 @@ func (m *Module) Schedules() []workers.Schedule {
 
 func viewer(c echo.Context) *modules.Viewer { return modules.ViewerFrom(c.Request().Context()) }
 
-func actor(v *modules.Viewer) tenants.Actor { return tenants.Actor{PersonID: v.PersonID, Name: v.Name()} }
+func actor(v *modules.Viewer) tenants.Actor {
+	return tenants.Actor{PersonID: v.PersonID, Name: v.Name()}
+}
 
 func base(v *modules.Viewer) string { return "/t/" + v.Tenant.Slug + "/arbeidsstedsbytte" }
 

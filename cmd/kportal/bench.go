@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 )
@@ -11,11 +13,12 @@ import (
 // its figures as key=value pairs in order.
 type scenario func(ctx context.Context, cfg *config) ([][2]string, error)
 
-// bench is a scenario and whether it writes to the database (and so runs only
-// where seed may: see refuseRealData).
+// bench is a scenario, whether it writes to the database (and so runs only
+// where seed may: see refuseRealData), and its options, if any.
 type bench struct {
 	run    scenario
 	writes bool
+	flags  func(*flag.FlagSet)
 }
 
 // scenarios are added by the features they measure.
@@ -27,6 +30,25 @@ func runBench(ctx context.Context, cfg *config, args []string) error {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	// Options may stand anywhere among the names: kportal bench transfer --lis 100.
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // the error is the one line kportal prints
+	for _, n := range names {
+		if f := scenarios[n].flags; f != nil {
+			f(fs)
+		}
+	}
+	var asked []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if rest = fs.Args(); len(rest) == 0 {
+			break
+		}
+		asked, rest = append(asked, rest[0]), rest[1:]
+	}
+	args = asked
 	if len(args) == 0 || args[0] == "list" {
 		if len(names) == 0 {
 			fmt.Println("no scenarios yet")

@@ -74,75 +74,17 @@ func benchLearning(ctx context.Context, cfg *config, kind string) ([][2]string, 
 	if err != nil {
 		return nil, err
 	}
-	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	p, err := newPageBench(ctx, cfg, a, kind)
 	if err != nil {
 		return nil, err
 	}
-	pcfg.MaxConns = int32(cfg.DBMaxConns)
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
+	defer p.close()
+	if err := p.use(ctx, users); err != nil {
 		return nil, err
 	}
-	defer pool.Close()
-
-	full := httptest.NewServer(a.server())
-	defer full.Close()
-	bare := echo.New()
-	bare.GET("/u/:i", func(c echo.Context) error {
-		i, err := strconv.Atoi(c.Param("i"))
-		if err != nil || i < 0 || i >= len(users) {
-			return echo.ErrNotFound
-		}
-		var out map[string]int
-		if kind == "home" {
-			out, err = baselineHome(c.Request().Context(), pool, users[i])
-		} else {
-			out, err = baselineQueue(c.Request().Context(), pool, users[i])
-		}
-		if err != nil {
-			return err
-		}
-		return c.JSON(http.StatusOK, out)
-	})
-	raw := httptest.NewServer(bare)
-	defer raw.Close()
-
-	page := func(u benchUser) string {
-		if kind == "home" {
-			return "/t/" + u.Slug + "/"
-		}
-		return "/t/" + u.Slug + "/signering"
-	}
-	// Every user's page answers before anything is measured.
-	client := &http.Client{Timeout: 30 * time.Second}
-	for _, u := range users {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, full.URL+page(u), nil)
-		req.Header.Set("X-Session-Token", u.Token)
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("%s: GET %s answered %d", u.Email, page(u), resp.StatusCode)
-		}
-	}
-	roundRobin := func(fullStack bool) func(*http.Request) {
-		var n atomic.Int64
-		return func(r *http.Request) {
-			i := int(n.Add(1)-1) % len(users)
-			if fullStack {
-				r.URL.Path = page(users[i])
-				r.Header.Set("X-Session-Token", users[i].Token)
-			} else {
-				r.URL.Path = "/u/" + strconv.Itoa(i)
-			}
-		}
-	}
-	const limit = 1_000_000
-	load(ctx, raw.URL+"/", learningConcurrency, 2*time.Second, limit, roundRobin(false)) // warm up
-	base := load(ctx, raw.URL+"/", learningConcurrency, learningDuration, limit, roundRobin(false))
-	load(ctx, full.URL+"/", learningConcurrency, 2*time.Second, limit, roundRobin(true))
+	p.run(ctx, false, learningConcurrency, 2*time.Second) // warm up
+	base := p.run(ctx, false, learningConcurrency, learningDuration)
+	p.run(ctx, true, learningConcurrency, 2*time.Second)
 	if path := os.Getenv("KPORTAL_BENCH_CPUPROFILE"); path != "" {
 		f, err := os.Create(path)
 		if err != nil {
@@ -154,12 +96,12 @@ func benchLearning(ctx context.Context, cfg *config, kind string) ([][2]string, 
 		}
 		defer pprof.StopCPUProfile()
 	}
-	got := load(ctx, full.URL+"/", learningConcurrency, learningDuration, limit, roundRobin(true))
+	got := p.run(ctx, true, learningConcurrency, learningDuration)
 	// One client alone: the page's own time, without waiting behind others.
-	one := load(ctx, full.URL+"/", 1, 3*time.Second, limit, roundRobin(true))
+	one := p.run(ctx, true, 1, 3*time.Second)
 	// Fewer clients: where the p99 target is met on this machine.
-	four := load(ctx, full.URL+"/", 4, 3*time.Second, limit, roundRobin(true))
-	eight := load(ctx, full.URL+"/", 8, 3*time.Second, limit, roundRobin(true))
+	four := p.run(ctx, true, 4, 3*time.Second)
+	eight := p.run(ctx, true, 8, 3*time.Second)
 	// A request or two can fail at a run's edge; more is a real failure.
 	if got.Requests == 0 || got.Errors*1000 > got.Requests || base.Errors*1000 > base.Requests || one.Errors+four.Errors+eight.Errors > 0 {
 		return nil, fmt.Errorf("%d of %d requests failed (baseline: %d of %d)", got.Errors, got.Errors+got.Requests, base.Errors, base.Errors+base.Requests)
@@ -172,6 +114,101 @@ func benchLearning(ctx context.Context, cfg *config, kind string) ([][2]string, 
 		{"c4_p99_ms", ms(four.P99)}, {"c4_rps", fmt.Sprintf("%.0f", four.RPS)}, {"c8_p99_ms", ms(eight.P99)}, {"c8_rps", fmt.Sprintf("%.0f", eight.RPS)},
 		{"concurrency", fmt.Sprint(learningConcurrency)}, {"users", fmt.Sprint(len(users))}, {"errors", fmt.Sprint(got.Errors)},
 	}, nil
+}
+
+// pageBench serves a page (kind: home or signqueue) through kportal's whole
+// stack and its main SQL through a bare Echo handler with pgx, to the users
+// in use.
+type pageBench struct {
+	kind      string
+	users     []benchUser
+	pool      *pgxpool.Pool
+	full, raw *httptest.Server
+}
+
+func newPageBench(ctx context.Context, cfg *config, a *app, kind string) (*pageBench, error) {
+	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	pcfg.MaxConns = int32(cfg.DBMaxConns)
+	p := &pageBench{kind: kind}
+	if p.pool, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
+		return nil, err
+	}
+	p.full = httptest.NewServer(a.server())
+	bare := echo.New()
+	bare.GET("/u/:i", func(c echo.Context) error {
+		i, err := strconv.Atoi(c.Param("i"))
+		if err != nil || i < 0 || i >= len(p.users) {
+			return echo.ErrNotFound
+		}
+		var out map[string]int
+		if kind == "home" {
+			out, err = baselineHome(c.Request().Context(), p.pool, p.users[i])
+		} else {
+			out, err = baselineQueue(c.Request().Context(), p.pool, p.users[i])
+		}
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, out)
+	})
+	p.raw = httptest.NewServer(bare)
+	return p, nil
+}
+
+func (p *pageBench) close() {
+	p.full.Close()
+	p.raw.Close()
+	p.pool.Close()
+}
+
+func (p *pageBench) page(u benchUser) string {
+	if p.kind == "home" {
+		return "/t/" + u.Slug + "/"
+	}
+	return "/t/" + u.Slug + "/signering"
+}
+
+// use makes users the ones the next runs are as, once every user's page
+// answers.
+func (p *pageBench) use(ctx context.Context, users []benchUser) error {
+	client := &http.Client{Timeout: 30 * time.Second}
+	for _, u := range users {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.full.URL+p.page(u), nil)
+		req.Header.Set("X-Session-Token", u.Token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: GET %s answered %d", u.Email, p.page(u), resp.StatusCode)
+		}
+	}
+	p.users = users
+	return nil
+}
+
+// run loads the page through the whole stack (fullStack) or the baseline,
+// each request as the next user.
+func (p *pageBench) run(ctx context.Context, fullStack bool, concurrency int, d time.Duration) loadResult {
+	var n atomic.Int64
+	next := func(r *http.Request) {
+		i := int(n.Add(1)-1) % len(p.users)
+		if fullStack {
+			r.URL.Path = p.page(p.users[i])
+			r.Header.Set("X-Session-Token", p.users[i].Token)
+		} else {
+			r.URL.Path = "/u/" + strconv.Itoa(i)
+		}
+	}
+	url := p.raw.URL + "/"
+	if fullStack {
+		url = p.full.URL + "/"
+	}
+	return load(ctx, url, concurrency, d, 1_000_000, next)
 }
 
 // benchLogins finds the bench users whose e-mail starts with prefix and signs

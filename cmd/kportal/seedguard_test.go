@@ -24,7 +24,7 @@ func TestSecuritySeedRefusesRealData(t *testing.T) {
 		cfg, app, _ := freshDatabase(t)
 		setEnv(t, cfg)
 		t.Setenv("KPORTAL_ENV", "production")
-		for _, args := range [][]string{{"seed"}, {"seed", "--national", "--scale", "0.001"}, {"bench", "digest"}, {"bench", "upload"}} {
+		for _, args := range [][]string{{"seed"}, {"seed", "--national", "--scale", "0.001"}, {"bench", "digest"}, {"bench", "upload"}, {"bench", "transfer"}} {
 			var out, errb bytes.Buffer
 			if code := run(args, &out, &errb); code == 0 {
 				t.Fatalf("%v ran in production", args)
@@ -43,7 +43,7 @@ func TestSecuritySeedRefusesRealData(t *testing.T) {
 		if _, err := owner.NewRaw("INSERT INTO people (identity_id, email) VALUES (?, 'ekte.lege@sykehus.no')", uuid.New()).Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
-		for _, args := range [][]string{{"seed"}, {"seed", "--national", "--scale", "0.001"}, {"bench", "digest"}, {"bench", "upload"}, {"bench", "home"}} {
+		for _, args := range [][]string{{"seed"}, {"seed", "--national", "--scale", "0.001"}, {"bench", "digest"}, {"bench", "upload"}, {"bench", "home"}, {"bench", "transfer", "--lis", "5"}} {
 			var out, errb bytes.Buffer
 			if code := run(args, &out, &errb); code == 0 {
 				t.Fatalf("%v ran on real data", args)

@@ -92,9 +92,9 @@ func (m *Module) Nav(v *modules.Viewer) []modules.NavItem {
 }
 
 func (m *Module) Tasks(mux *asynq.ServeMux) {
-	mux.Handle(TypeSync, workers.InTenant(m.db, func(ctx context.Context, _ bun.Tx, p SyncPayload) error {
-		// Sync opens its own transaction (it switches tenants inside it).
-		_, err := m.store.Sync(ctx, p.TenantID, p.TransferID)
+	mux.Handle(TypeSync, workers.InTenant(m.db, func(ctx context.Context, tx bun.Tx, p SyncPayload) error {
+		// The job's own transaction: the move switches tenants inside it.
+		_, err := m.store.syncTx(ctx, tx, p.TenantID, p.TransferID)
 		if err == nil {
 			return nil
 		}

@@ -2,6 +2,7 @@ package transfers
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -615,5 +616,40 @@ func TestTransferFailedThenRetried(t *testing.T) {
 	}
 	if got, err := w.s.Sync(ctx, w.ous.ID, tr.ID); err != nil || got.Status != StatusDone {
 		t.Fatalf("after retry: %+v %v", got, err)
+	}
+}
+
+// An approval does not carry into a plan whose catalogue version has made the
+// goal stricter since: the report says so, and the goal is open there.
+func TestTransferStricterGoalDoesNotCarry(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	env := testenv.Get(t)
+	var v2 int
+	if err := env.Owner.NewRaw("INSERT INTO catalog_versions (label, published_at) VALUES (?, now()) RETURNING id", "strengere-"+uuid.NewString()[:8]).Scan(ctx, &v2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Owner.ExecContext(ctx, "INSERT INTO goals (version_id, code, plan, changed, stricter) VALUES (?, ?, 'KLS', true, true)", v2, w.rec.Goal); err != nil {
+		t.Fatal(err)
+	}
+	err := tenants.WithTenantTx(ctx, w.db, tenants.Scope{TenantID: w.ous.ID}, func(ctx context.Context, tx bun.Tx) error {
+		var tpl uuid.UUID
+		err := tx.NewRaw("INSERT INTO plan_templates (tenant_id, name, specialty, version_id) VALUES (?, 'Ortopedi ny katalog', 'ORT', ?) RETURNING id", w.ous.ID, v2).Scan(ctx, &tpl)
+		w.templates[w.ous.ID] = tpl
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := w.move(t, w.ous)
+	if len(tr.Report.Carried) != 0 || len(tr.Report.NotCarried) != 1 || tr.Report.NotCarried[0].Goal != w.rec.Goal || !strings.Contains(tr.Report.NotCarried[0].Reason, "skjerpet") {
+		t.Fatalf("report: %+v", tr.Report)
+	}
+	if n := w.count(t, w.ous.ID, uuid.Nil, "SELECT count(*) FROM goal_progress WHERE tenant_id = ? AND lis_id = ?", w.ous.ID, w.kari); n != 0 {
+		t.Fatalf("%d approvals carried into the stricter plan", n)
+	}
+	// The approval stays as it was where it was made.
+	if n := w.count(t, w.bergen.ID, uuid.Nil, "SELECT count(*) FROM goal_progress WHERE tenant_id = ? AND lis_id = ? AND status = 'approved'", w.bergen.ID, w.kari); n != 1 {
+		t.Fatal("the approval at Bergen changed")
 	}
 }

@@ -59,6 +59,7 @@ type Transfer struct {
 	FromTenantID uuid.UUID  `bun:"from_tenant_id"`
 	FromName     string     `bun:"from_name"`
 	ToName       string     `bun:"to_name"`
+	ToSlug       string     `bun:"to_slug"`
 	StartsOn     time.Time  `bun:"starts_on"`
 	TemplateID   *uuid.UUID `bun:"template_id"`
 	TemplateName string     `bun:"template_name"`
@@ -119,7 +120,7 @@ func (s *Store) today() time.Time {
 }
 
 const transferColumns = `x.tenant_id, x.id, x.lis_id, trim(l.given_name || ' ' || l.family_name) AS lis_name, l.email AS lis_email,
-	x.from_tenant_id, f.name AS from_name, n.name AS to_name, x.starts_on, x.template_id, coalesce(t.name, '') AS template_name,
+	x.from_tenant_id, f.name AS from_name, n.name AS to_name, n.slug AS to_slug, x.starts_on, x.template_id, coalesce(t.name, '') AS template_name,
 	x.leder_id, x.registered_by, x.same_rhf, x.status, x.registered_at, x.cancelled_at, x.synced_at, x.batch_id, x.report
 	FROM transfers x JOIN people l ON l.id = x.lis_id JOIN tenants f ON f.id = x.from_tenant_id JOIN tenants n ON n.id = x.tenant_id
 	LEFT JOIN plan_templates t ON t.tenant_id = x.tenant_id AND t.id = x.template_id`

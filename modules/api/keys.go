@@ -178,7 +178,7 @@ func CreateKey(ctx context.Context, db bun.IDB, by Actor, in NewKey) (*Key, stri
 func Keys(ctx context.Context, db bun.IDB) ([]Key, error) {
 	var out []Key
 	err := adminTx(ctx, db, func(ctx context.Context, tx bun.Tx) error {
-		return tx.NewRaw("SELECT " + keyColumns + "ORDER BY k.revoked_at IS NOT NULL, k.created_at DESC").Scan(ctx, &out)
+		return tx.NewRaw("SELECT "+keyColumns+"ORDER BY k.revoked_at IS NOT NULL, k.created_at DESC").Scan(ctx, &out)
 	})
 	return out, err
 }
@@ -218,7 +218,9 @@ type AuditEntry struct {
 }
 
 // When is the entry's time as shown.
-func (e *AuditEntry) When() string { return web.Date(e.At.In(web.Oslo)) + " " + e.At.In(web.Oslo).Format("15:04") }
+func (e *AuditEntry) When() string {
+	return web.Date(e.At.In(web.Oslo)) + " " + e.At.In(web.Oslo).Format("15:04")
+}
 
 // ActionText is the action in Norwegian.
 func (e *AuditEntry) ActionText() string {

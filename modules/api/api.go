@@ -140,7 +140,7 @@ func (m *Module) withKey(c echo.Context, next echo.HandlerFunc) error {
 		if apperr.Is(err, apperr.Unauthorized) {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="kportal", error="invalid_token"`)
 			// A refused key is worth a line: someone holds a key that does not work.
-			m.log.Warn("api key refused", "path", c.Path(), "client", c.RealIP())
+			m.log.Warn("api key refused", "key_prefix", visiblePrefix(token), "path", c.Path(), "client", c.RealIP())
 		}
 		return err
 	}
@@ -188,4 +188,13 @@ func need(k *Key, scope string) error {
 		return nil
 	}
 	return apperr.New(apperr.Forbidden, "API-nøkkelen har ikke tilgangen %s.", scope)
+}
+
+// visiblePrefix is the part of a presented key that lists show (never more).
+func visiblePrefix(token string) string {
+	token = strings.TrimSpace(token)
+	if len(token) < len(tokenPrefix)+8 {
+		return ""
+	}
+	return token[:len(tokenPrefix)+8]
 }

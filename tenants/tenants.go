@@ -173,11 +173,18 @@ func setScope(ctx context.Context, tx bun.Tx, scope Scope) error {
 // tenant is in force. Call it only with the signed-in person's own id, taken
 // from the session, never from the request.
 func OwnRecordTx(ctx context.Context, db bun.IDB, person uuid.UUID, fn func(ctx context.Context, tx bun.Tx) error) error {
-	if person == uuid.Nil {
-		return errors.New("tenants: OwnRecordTx without a person")
+	return RecordTx(ctx, db, person, fn)
+}
+
+// RecordTx is OwnRecordTx for a reader other than lis (Helsedirektoratet,
+// by API key or page): lis's record is in force, read-only. The caller has
+// checked the reader's right and logged the read.
+func RecordTx(ctx context.Context, db bun.IDB, lis uuid.UUID, fn func(ctx context.Context, tx bun.Tx) error) error {
+	if lis == uuid.Nil {
+		return errors.New("tenants: RecordTx without a person")
 	}
 	return withCaller(db.RunInTx(ctx, &sql.TxOptions{ReadOnly: true}, func(ctx context.Context, tx bun.Tx) error {
-		_, err := tx.ExecContext(ctx, "SELECT set_config('app.tenant_id', '', true), set_config('app.person_id', ?, true), set_config('app.own_record', 'on', true)", person.String())
+		_, err := tx.ExecContext(ctx, "SELECT set_config('app.tenant_id', '', true), set_config('app.person_id', ?, true), set_config('app.own_record', 'on', true)", lis.String())
 		if err != nil {
 			return err
 		}

@@ -25,6 +25,7 @@ import (
 	"kportal/modules/activities"
 	"kportal/modules/advisory"
 	"kportal/modules/agreements"
+	"kportal/modules/api"
 	"kportal/modules/catalog"
 	"kportal/modules/documents"
 	"kportal/modules/goals"
@@ -157,6 +158,10 @@ func open(ctx context.Context, cfg *config, serves bool) (*app, error) {
 		notifications.New(a.db, nav, a.mailer, a.queue, cfg.BaseURL),
 		agreements.New(a.db, a.objects, nav, agreements.Options{}),
 		documents.New(a.db, a.objects, nav, activities.DocumentReferrer, goals.DocumentReferrer),
+		// The API's reads of a person's record go to the access log through
+		// LogAccessWith(api.AccessLogger); until that log exists they go nowhere
+		// but the request log line.
+		api.New(a.db, nav, a.limiter, a.log).LogAccessWith(apiAccessLog),
 		registrations.New(a.db, nav, func(ctx context.Context, tenantID uuid.UUID) (bool, error) {
 			s, err := agreements.InForce(ctx, a.db, tenantID)
 			return s != nil, err
@@ -207,6 +212,9 @@ func pingRedis(ctx context.Context, opt asynq.RedisClientOpt) error {
 	}
 	return nil
 }
+
+// apiAccessLog is where the API logs reads of a person's record (nil: nowhere yet).
+var apiAccessLog api.AccessLogger
 
 // recoveredPanics counts handler panics answered as 500; the tests fail
 // when any happened that a test did not provoke on purpose.

@@ -107,6 +107,16 @@ type Record struct {
 
 // Load reads person's own record. person must be the signed-in viewer.
 func Load(ctx context.Context, db bun.IDB, person uuid.UUID) (*Record, error) {
+	return load(ctx, db, person, tenants.OwnRecordTx)
+}
+
+// LoadFor reads lis's record for a reader who is not lis (Helsedirektoratet):
+// the caller has checked the reader's right and logged the read.
+func LoadFor(ctx context.Context, db bun.IDB, lis uuid.UUID) (*Record, error) {
+	return load(ctx, db, lis, tenants.RecordTx)
+}
+
+func load(ctx context.Context, db bun.IDB, person uuid.UUID, inTx func(context.Context, bun.IDB, uuid.UUID, func(context.Context, bun.Tx) error) error) (*Record, error) {
 	rec := &Record{}
 	by := map[uuid.UUID]*Section{}
 	sec := func(id uuid.UUID) *Section {
@@ -117,7 +127,7 @@ func Load(ctx context.Context, db bun.IDB, person uuid.UUID) (*Record, error) {
 		}
 		return s
 	}
-	err := tenants.OwnRecordTx(ctx, db, person, func(ctx context.Context, tx bun.Tx) error {
+	err := inTx(ctx, db, person, func(ctx context.Context, tx bun.Tx) error {
 		var err error
 		if rec.Moves, err = transfers.Mine(ctx, tx, person); err != nil {
 			return err

@@ -38,6 +38,8 @@ const (
 	// Mail counts e-mails a signed-in person has kportal send (invitations,
 	// resends, the test e-mail), per person.
 	Mail Kind = "mail"
+	// APIKey counts requests to /api/v1 per API key (its id).
+	APIKey Kind = "apikey"
 )
 
 // Limit allows N events per period: spread evenly, with bursts of up to N.
@@ -147,6 +149,8 @@ func message(k Kind, wait time.Duration) string {
 	switch k {
 	case Mail:
 		return "Du har sendt mange e-poster på kort tid. Prøv igjen " + In(wait) + "."
+	case APIKey:
+		return "Denne API-nøkkelen har gjort for mange forespørsler på kort tid. Prøv igjen " + In(wait) + "."
 	case Code:
 		return "Det er sendt mange koder til denne e-postadressen på kort tid. Bruk koden du har fått, eller prøv igjen " + In(wait) + "."
 	default:

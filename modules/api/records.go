@@ -1,0 +1,200 @@
+package api
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"regexp"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/uptrace/bun"
+
+	"kportal/modules/activities"
+	"kportal/modules/apperr"
+	"kportal/modules/history"
+	"kportal/tenants"
+)
+
+// Workplace is a tenant as the API shows it.
+type Workplace struct {
+	Slug string `json:"slug"`
+	Name string `json:"name"`
+}
+
+// RecordPlan is one plan a LIS has had.
+type RecordPlan struct {
+	Workplace  Workplace  `json:"workplace"`
+	Name       string     `json:"name"`
+	AssignedAt time.Time  `json:"assigned_at"`
+	EndedAt    *time.Time `json:"ended_at"`
+}
+
+// RecordGoal is one approved goal, listed once where it was approved.
+type RecordGoal struct {
+	Code             string     `json:"code"`
+	Text             *string    `json:"text"`
+	CatalogueVersion string     `json:"catalogue_version"`
+	ApprovedBy       string     `json:"approved_by"`
+	ApprovedAt       *time.Time `json:"approved_at"`
+	Workplace        Workplace  `json:"workplace"`
+	PriorLearning    bool       `json:"prior_learning"`
+}
+
+// RecordProcedure is the count of one procedure at one workplace.
+type RecordProcedure struct {
+	Workplace       Workplace `json:"workplace"`
+	Name            string    `json:"name"`
+	Assisted        int       `json:"assisted"`
+	Performed       int       `json:"performed"`
+	AssistedSigned  int       `json:"assisted_signed"`
+	PerformedSigned int       `json:"performed_signed"`
+}
+
+// RecordCourse is one course the LIS registered.
+type RecordCourse struct {
+	Workplace   Workplace `json:"workplace"`
+	Title       string    `json:"title"`
+	DoneOn      string    `json:"done_on"` // yyyy-mm-dd
+	Status      string    `json:"status"`
+	Certificate bool      `json:"certificate"` // a kursbevis is attached
+}
+
+// Record is a LIS's national record as the API gives it.
+type Record struct {
+	HPR           string            `json:"hpr"`
+	Name          string            `json:"name"`
+	Case          string            `json:"case"`
+	Plans         []RecordPlan      `json:"plans"`
+	ApprovedGoals []RecordGoal      `json:"approved_goals"`
+	Procedures    []RecordProcedure `json:"procedures"`
+	Courses       []RecordCourse    `json:"courses"`
+}
+
+// caseNumber is what a saksnummer may look like: "2026/12345", "26-001234".
+var caseNumber = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9/._-]{0,63}$`)
+
+var hprNumber = regexp.MustCompile(`^[0-9]{6,9}$`)
+
+func (m *Module) record(c echo.Context) error {
+	k := keyFrom(c)
+	if err := need(k, ScopeRecords); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	caseNo := c.QueryParam("case")
+	if caseNo == "" {
+		return apperr.New(apperr.Invalid, "Oppgi saksnummeret (case) for saken oppslaget gjelder.")
+	}
+	if !caseNumber.MatchString(caseNo) {
+		return apperr.New(apperr.Invalid, "Saksnummeret (case) kan bare ha bokstaver, sifre og / . _ - (høyst 64 tegn).")
+	}
+	hpr := c.Param("hpr")
+	if !hprNumber.MatchString(hpr) {
+		return apperr.New(apperr.Invalid, "HPR-nummeret skal være 6 til 9 sifre.")
+	}
+	var p struct {
+		ID   uuid.UUID `bun:"id"`
+		Name string    `bun:"name"`
+	}
+	err := m.db.NewRaw("SELECT id, trim(given_name || ' ' || family_name) AS name FROM people WHERE hpr_number = ?", hpr).Scan(ctx, &p)
+	if errors.Is(err, sql.ErrNoRows) {
+		return apperr.New(apperr.NotFound, "Fant ingen lege med HPR-nummer %s.", hpr)
+	}
+	if err != nil {
+		return err
+	}
+	if err := m.accessLog(ctx, m.db, p.ID, k.ID, caseNo, "api:records"); err != nil {
+		return err
+	}
+	rec, err := history.LoadFor(ctx, m.db, p.ID)
+	if err != nil {
+		return err
+	}
+	out := Record{HPR: hpr, Name: p.Name, Case: caseNo, Plans: []RecordPlan{}, ApprovedGoals: []RecordGoal{},
+		Procedures: []RecordProcedure{}, Courses: []RecordCourse{}}
+	versions := map[int]string{}
+	var vids []int // each approved goal's catalogue version
+	var courses []activities.Activity
+	for _, s := range rec.Sections {
+		w := Workplace{Slug: s.Tenant.Slug, Name: s.Tenant.Name}
+		for _, pl := range s.Plans {
+			out.Plans = append(out.Plans, RecordPlan{Workplace: w, Name: pl.TemplateName, AssignedAt: pl.AssignedAt, EndedAt: pl.ArchivedAt})
+		}
+		// Carried approvals are left out by history: each goal once, where approved.
+		for _, g := range s.Goals {
+			versions[g.VersionID] = ""
+			vids = append(vids, g.VersionID)
+			out.ApprovedGoals = append(out.ApprovedGoals, RecordGoal{Code: g.GoalCode, Text: g.GoalText,
+				ApprovedBy: g.DecidedByName, ApprovedAt: g.DecidedAt, Workplace: w, PriorLearning: g.PriorLearning})
+		}
+		for _, pc := range s.Procedures {
+			out.Procedures = append(out.Procedures, RecordProcedure{Workplace: w, Name: pc.Name, Assisted: pc.Assisted,
+				Performed: pc.Performed, AssistedSigned: pc.AssistedSigned, PerformedSigned: pc.PerformedSigned})
+		}
+		for _, a := range s.Activities {
+			if a.Kind == "course" {
+				courses = append(courses, a)
+			}
+		}
+	}
+	names := map[uuid.UUID]Workplace{}
+	for _, s := range rec.Sections {
+		names[s.Tenant.ID] = Workplace{Slug: s.Tenant.Slug, Name: s.Tenant.Name}
+	}
+	if rec.Truncated { // the page's list stops early; the courses must all be here
+		if courses, err = allCourses(ctx, m.db, p.ID); err != nil {
+			return err
+		}
+	}
+	for _, a := range courses {
+		out.Courses = append(out.Courses, RecordCourse{Workplace: names[a.TenantID], Title: a.Title,
+			DoneOn: a.DoneOn.Format(time.DateOnly), Status: a.Status, Certificate: a.DocumentID != nil})
+	}
+	if err := m.versionLabels(ctx, versions); err != nil {
+		return err
+	}
+	for i := range out.ApprovedGoals {
+		out.ApprovedGoals[i].CatalogueVersion = versions[vids[i]]
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(200, out)
+}
+
+// allCourses reads every course of lis, for a record longer than history's list.
+func allCourses(ctx context.Context, db bun.IDB, lis uuid.UUID) ([]activities.Activity, error) {
+	var out []activities.Activity
+	err := tenants.RecordTx(ctx, db, lis, func(ctx context.Context, tx bun.Tx) error {
+		all, err := activities.OwnActivities(ctx, tx, lis, 1<<30)
+		for _, a := range all {
+			if a.Kind == "course" {
+				out = append(out, a)
+			}
+		}
+		return err
+	})
+	return out, err
+}
+
+// versionLabels fills the catalogue versions' labels (the catalogue is national).
+func (m *Module) versionLabels(ctx context.Context, versions map[int]string) error {
+	if len(versions) == 0 {
+		return nil
+	}
+	ids := make([]int, 0, len(versions))
+	for id := range versions {
+		ids = append(ids, id)
+	}
+	var rows []struct {
+		ID    int    `bun:"id"`
+		Label string `bun:"label"`
+	}
+	if err := m.db.NewRaw("SELECT id, label FROM catalog_versions WHERE id IN (?)", bun.In(ids)).Scan(ctx, &rows); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		versions[r.ID] = r.Label
+	}
+	return nil
+}

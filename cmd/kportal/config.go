@@ -156,6 +156,7 @@ var settings = []setting{
 	{"KPORTAL_LIMIT_CODE", "5/1h", "e-mails with a sign-in, recovery or verification code per e-mail address", limit(ratelimit.Code)},
 	{"KPORTAL_LIMIT_ADDRESS", "1000/15m", "sign-in page submissions per client address (generous: a health region may reach the internet through one address)", limit(ratelimit.Address)},
 	{"KPORTAL_LIMIT_MAIL", "30/1h", "e-mails a signed-in person has kportal send (invitations, resends, test e-mail)", limit(ratelimit.Mail)},
+	{"KPORTAL_LIMIT_VERIFY", "60/15m", "look-ups on the public verification page (/verifiser) per client address", limit(ratelimit.Verify)},
 }
 
 // loadConfig reads the environment; a bad value is one clear error.

@@ -178,6 +178,12 @@ var roleMatrix = map[string]string{
 	"POST /t/:tenant/arbeidsstedsbytte/csv":              "leder,tenant_admin",
 	"GET /t/:tenant/arbeidsstedsbytte/csv/:id":           "leder,tenant_admin",
 	"GET /t/:tenant/arbeidsstedsbytte/csv/:id/fremdrift": "leder,tenant_admin",
+
+	// The LIS's dossier (issue 15) and the public check of its code.
+	"GET /min-utdanning/dossier.pdf":  "signed-in",
+	"GET /min-utdanning/dossier.json": "signed-in",
+	"GET /verifiser":                  "public",
+	"GET /verifiser/:code":            "public",
 }
 
 // The subjects the matrix is walked for: no session, a person with no role,

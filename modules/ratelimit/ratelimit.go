@@ -38,6 +38,9 @@ const (
 	// Mail counts e-mails a signed-in person has kportal send (invitations,
 	// resends, the test e-mail), per person.
 	Mail Kind = "mail"
+	// Verify counts look-ups on the public verification page per client
+	// address (a code is 64 bits: guessing them is slow, and slower still).
+	Verify Kind = "verify"
 )
 
 // Limit allows N events per period: spread evenly, with bursts of up to N.

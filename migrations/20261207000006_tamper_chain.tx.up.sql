@@ -32,8 +32,9 @@ $$;
 
 ALTER TABLE record_chain ENABLE ROW LEVEL SECURITY;
 ALTER TABLE record_chain FORCE ROW LEVEL SECURITY;
--- Written only for the tenant in force (the decision's).
-CREATE POLICY chain_write ON record_chain FOR INSERT WITH CHECK (tenant_id = kportal_tenant());
+-- Written only for the tenant in force (the decision's), which reads its own
+-- links like any tenant-scoped rows.
+CREATE POLICY tenant_isolation ON record_chain USING (tenant_id = kportal_tenant()) WITH CHECK (tenant_id = kportal_tenant());
 -- The LIS reads their own (the dossier prints the head).
 CREATE POLICY own_record ON record_chain FOR SELECT USING (kportal_own_record(lis_id));
 -- Appending reads the LIS's head across tenants, verifying the whole chain:

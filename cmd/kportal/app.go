@@ -27,6 +27,7 @@ import (
 	"kportal/modules/agreements"
 	"kportal/modules/api"
 	"kportal/modules/catalog"
+	"kportal/modules/chain"
 	"kportal/modules/documents"
 	"kportal/modules/goals"
 	"kportal/modules/health"
@@ -146,7 +147,8 @@ func open(ctx context.Context, cfg *config, serves bool) (*app, error) {
 		onboarding.New(a.db, nav, a.queue, cfg.BaseURL, a.kratos).LimitWith(a.limiter),
 		roles.New(a.db, nav, a.kratos),
 		people.New(a.db, nav),
-		history.New(a.db, nav),
+		history.New(a.db, nav).VerifyAt(cfg.BaseURL),
+		chain.New(a.db, nav).LimitWith(a.limiter),
 		catalog.New(a.db, nav),
 		plans.New(a.db, nav),
 		goals.New(a.db, nav),

@@ -157,6 +157,7 @@ var settings = []setting{
 	{"KPORTAL_LIMIT_ADDRESS", "1000/15m", "sign-in page submissions per client address (generous: a health region may reach the internet through one address)", limit(ratelimit.Address)},
 	{"KPORTAL_LIMIT_MAIL", "30/1h", "e-mails a signed-in person has kportal send (invitations, resends, test e-mail)", limit(ratelimit.Mail)},
 	{"KPORTAL_LIMIT_APIKEY", "600/1m", "requests to /api/v1 per API key", limit(ratelimit.APIKey)},
+	{"KPORTAL_LIMIT_VERIFY", "60/15m", "look-ups on the public verification page (/verifiser) per client address", limit(ratelimit.Verify)},
 }
 
 // loadConfig reads the environment; a bad value is one clear error.

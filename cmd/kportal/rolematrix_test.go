@@ -188,6 +188,12 @@ var roleMatrix = map[string]string{
 	"GET /plattform/api-nokler":                    "platform_admin",
 	"POST /plattform/api-nokler":                   "platform_admin",
 	"POST /plattform/api-nokler/:id/trekk-tilbake": "platform_admin",
+
+	// The LIS's dossier (issue 15) and the public check of its code.
+	"GET /min-utdanning/dossier.pdf":  "signed-in",
+	"GET /min-utdanning/dossier.json": "signed-in",
+	"GET /verifiser":                  "public",
+	"GET /verifiser/:code":            "public",
 }
 
 // The subjects the matrix is walked for: no session, a person with no role,

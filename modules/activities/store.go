@@ -12,6 +12,7 @@ import (
 	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"kportal/modules/apperr"
+	"kportal/modules/chain"
 	"kportal/modules/documents"
 	"kportal/modules/transfers"
 	"kportal/storage"
@@ -694,8 +695,12 @@ func (s *Store) decide(ctx context.Context, tx bun.Tx, tenantID uuid.UUID, sup t
 		return err
 	}
 	comment := strings.TrimSpace(d.Comment)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO signatures (tenant_id, activity_id, supervisor_id, decision, comment, snapshot) VALUES (?, ?, ?, ?, ?, ?)`,
-		tenantID, a.ID, sup.PersonID, decision, comment, string(raw)); err != nil {
+	var sigID uuid.UUID
+	if err := tx.NewRaw(`INSERT INTO signatures (tenant_id, activity_id, supervisor_id, decision, comment, snapshot) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+		tenantID, a.ID, sup.PersonID, decision, comment, string(raw)).Scan(ctx, &sigID); err != nil {
+		return err
+	}
+	if err := chain.Append(ctx, tx, chain.KindSignature, tenantID, sigID); err != nil {
 		return err
 	}
 	topic := TopicSigned

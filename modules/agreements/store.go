@@ -344,7 +344,10 @@ func (s *Store) Sign(ctx context.Context, req SignRequest) (*Signature, error) {
 		SignedAt:         s.now().UTC().Truncate(time.Microsecond), // PostgreSQL's precision
 	}
 	sig.ReceiptKey = ReceiptKey(t.ID, sig.ID)
-	pdf := ReceiptPDF(sig, s.operator)
+	pdf, err := ReceiptPDF(sig, s.operator)
+	if err != nil {
+		return nil, err
+	}
 	sum := sha256.Sum256(pdf)
 	sig.ReceiptSize, sig.ReceiptSHA256 = int64(len(pdf)), hex.EncodeToString(sum[:])
 

@@ -15,6 +15,7 @@ import (
 
 	"kportal/modules/activities"
 	"kportal/modules/apperr"
+	"kportal/modules/chain"
 	"kportal/modules/documents"
 	"kportal/modules/transfers"
 	"kportal/modules/web"
@@ -1105,6 +1106,9 @@ func (s *Store) Decide(ctx context.Context, tenantID uuid.UUID, approver tenants
 				return apperr.New(apperr.Conflict, "Læringsmålet er allerede behandlet.")
 			}
 			return decidedConflict(p, "kan ikke behandles på nytt")
+		}
+		if err := chain.Append(ctx, tx, chain.KindGoal, tenantID, id); err != nil {
+			return err
 		}
 		if err := tenants.Emit(ctx, tx, tenants.Event{TenantID: tenantID, Topic: "goal." + d.Outcome, Recipient: p.LisID,
 			Payload: map[string]any{"progress_id": id, "goal_code": p.GoalCode, "decided_by": approver.PersonID, "decided_by_name": approver.Name,

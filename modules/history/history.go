@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,8 +38,9 @@ const ActivityLimit = 300
 
 // Module is the history module.
 type Module struct {
-	db    bun.IDB
-	pages *web.Pages
+	db      bun.IDB
+	pages   *web.Pages
+	baseURL string // where the dossier says its code can be checked
 }
 
 // New returns the module.
@@ -47,12 +49,20 @@ func New(db bun.IDB, nav web.NavFunc) *Module {
 	return &Module{db: db, pages: web.MustPages(sub, nav)}
 }
 
+// VerifyAt sets kportal's address, printed in the dossier with its code.
+func (m *Module) VerifyAt(baseURL string) *Module {
+	m.baseURL = strings.TrimRight(baseURL, "/")
+	return m
+}
+
 func (m *Module) Info() modules.Info {
 	return modules.Info{ID: "history", Title: "Min utdanning", Requires: []string{"web"}}
 }
 
 func (m *Module) Routes(r *modules.Router) {
 	r.GET("/min-utdanning", m.page, modules.SignedIn())
+	r.GET("/min-utdanning/dossier.pdf", m.dossierPDF, modules.SignedIn())
+	r.GET("/min-utdanning/dossier.json", m.dossierJSON, modules.SignedIn())
 }
 
 // Nav shows the entry to whoever holds lis somewhere; someone whose lis roles
@@ -107,16 +117,20 @@ type Record struct {
 
 // Load reads person's own record. person must be the signed-in viewer.
 func Load(ctx context.Context, db bun.IDB, person uuid.UUID) (*Record, error) {
-	return load(ctx, db, person, tenants.OwnRecordTx)
+	return load(ctx, db, person, tenants.OwnRecordTx, ActivityLimit)
 }
 
 // LoadFor reads lis's record for a reader who is not lis (Helsedirektoratet):
 // the caller has checked the reader's right and logged the read.
 func LoadFor(ctx context.Context, db bun.IDB, lis uuid.UUID) (*Record, error) {
-	return load(ctx, db, lis, tenants.RecordTx)
+	return load(ctx, db, lis, tenants.RecordTx, ActivityLimit)
 }
 
-func load(ctx context.Context, db bun.IDB, person uuid.UUID, inTx func(context.Context, bun.IDB, uuid.UUID, func(context.Context, bun.Tx) error) error) (*Record, error) {
+// recordTx puts a person's record in force (tenants.OwnRecordTx or RecordTx).
+type recordTx func(context.Context, bun.IDB, uuid.UUID, func(context.Context, bun.Tx) error) error
+
+// load reads person's record in inTx, listing up to limit activities.
+func load(ctx context.Context, db bun.IDB, person uuid.UUID, inTx recordTx, limit int) (*Record, error) {
 	rec := &Record{}
 	by := map[uuid.UUID]*Section{}
 	sec := func(id uuid.UUID) *Section {
@@ -155,12 +169,12 @@ func load(ctx context.Context, db bun.IDB, person uuid.UUID, inTx func(context.C
 			}
 			sec(g.TenantID).Goals = append(sec(g.TenantID).Goals, g)
 		}
-		as, err := activities.OwnActivities(ctx, tx, person, ActivityLimit+1)
+		as, err := activities.OwnActivities(ctx, tx, person, limit+1)
 		if err != nil {
 			return err
 		}
-		if len(as) > ActivityLimit {
-			as, rec.Truncated = as[:ActivityLimit], true
+		if len(as) > limit {
+			as, rec.Truncated = as[:limit], true
 		}
 		for _, a := range as {
 			sec(a.TenantID).Activities = append(sec(a.TenantID).Activities, a)

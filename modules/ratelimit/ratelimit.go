@@ -40,6 +40,9 @@ const (
 	Mail Kind = "mail"
 	// APIKey counts requests to /api/v1 per API key (its id).
 	APIKey Kind = "apikey"
+	// Verify counts look-ups on the public verification page per client
+	// address (a code is 64 bits: guessing them is slow, and slower still).
+	Verify Kind = "verify"
 )
 
 // Limit allows N events per period: spread evenly, with bursts of up to N.

@@ -173,11 +173,22 @@ func setScope(ctx context.Context, tx bun.Tx, scope Scope) error {
 // tenant is in force. Call it only with the signed-in person's own id, taken
 // from the session, never from the request.
 func OwnRecordTx(ctx context.Context, db bun.IDB, person uuid.UUID, fn func(ctx context.Context, tx bun.Tx) error) error {
-	if person == uuid.Nil {
-		return errors.New("tenants: OwnRecordTx without a person")
+	return RecordTx(ctx, db, person, fn)
+}
+
+// RecordTx runs fn in a read-only transaction with lis's record in force: lis
+// is the person in force and app.own_record is on, with no tenant, so the
+// own_record policies show lis's record in every tenant and nothing else's.
+// OwnRecordTx is RecordTx for the signed-in person; anyone else (Helsedirektoratet)
+// calls it only after their right to read was checked and the read was written
+// to the access log (modules/accesslog). fn must only read the record: the
+// database sees lis as the person acting.
+func RecordTx(ctx context.Context, db bun.IDB, lis uuid.UUID, fn func(ctx context.Context, tx bun.Tx) error) error {
+	if lis == uuid.Nil {
+		return errors.New("tenants: RecordTx without a person")
 	}
 	return withCaller(db.RunInTx(ctx, &sql.TxOptions{ReadOnly: true}, func(ctx context.Context, tx bun.Tx) error {
-		_, err := tx.ExecContext(ctx, "SELECT set_config('app.tenant_id', '', true), set_config('app.person_id', ?, true), set_config('app.own_record', 'on', true)", person.String())
+		_, err := tx.ExecContext(ctx, "SELECT set_config('app.tenant_id', '', true), set_config('app.person_id', ?, true), set_config('app.own_record', 'on', true)", lis.String())
 		if err != nil {
 			return err
 		}

@@ -28,6 +28,7 @@ import (
 	"kportal/modules/catalog"
 	"kportal/modules/documents"
 	"kportal/modules/goals"
+	"kportal/modules/hdir"
 	"kportal/modules/health"
 	"kportal/modules/history"
 	"kportal/modules/identity"
@@ -146,6 +147,7 @@ func open(ctx context.Context, cfg *config, serves bool) (*app, error) {
 		roles.New(a.db, nav, a.kratos),
 		people.New(a.db, nav),
 		history.New(a.db, nav),
+		hdir.New(a.db, nav),
 		catalog.New(a.db, nav),
 		plans.New(a.db, nav),
 		goals.New(a.db, nav),

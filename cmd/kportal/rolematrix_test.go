@@ -178,6 +178,10 @@ var roleMatrix = map[string]string{
 	"POST /t/:tenant/arbeidsstedsbytte/csv":              "leder,tenant_admin",
 	"GET /t/:tenant/arbeidsstedsbytte/csv/:id":           "leder,tenant_admin",
 	"GET /t/:tenant/arbeidsstedsbytte/csv/:id/fremdrift": "leder,tenant_admin",
+
+	// Helsedirektoratet's read access to a LIS's record (issue 15, item 1).
+	"GET /hdir/lis":         "hdir",
+	"GET /hdir/lis/:person": "hdir",
 }
 
 // The subjects the matrix is walked for: no session, a person with no role,

@@ -59,8 +59,9 @@ func (m *Module) Info() modules.Info {
 }
 
 func (m *Module) Routes(r *modules.Router) {
-	r.GET("/hdir/lis", m.search, modules.NeedPlatform(Object, ActionRead))
-	r.GET("/hdir/lis/:person", m.record, modules.NeedPlatform(Object, ActionRead))
+	// Hidden: whoever lacks the role gets 404, as for another tenant's page.
+	r.GET("/hdir/lis", m.search, modules.NeedPlatform(Object, ActionRead).Hide())
+	r.GET("/hdir/lis/:person", m.record, modules.NeedPlatform(Object, ActionRead).Hide())
 }
 
 func (m *Module) Policies() []policies.Rule {

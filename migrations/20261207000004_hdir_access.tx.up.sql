@@ -7,17 +7,21 @@
 
 -- Where each HPR number came from: typed by a tenant administrator, or from
 -- HelseID (once kportal has a HelseID client). A typed number never replaces
--- or removes one from HelseID; the trigger says so to any writer, the roles
--- module says it in the form first.
+-- or removes one from HelseID: only a transaction that says it writes what
+-- HelseID gave (app.helseid = 'on', set by the sign-in) writes a HelseID
+-- number or changes one. The roles module says so in the form first.
 ALTER TABLE people ADD COLUMN hpr_source text CHECK (hpr_source IN ('typed', 'helseid'));
 UPDATE people SET hpr_source = 'typed' WHERE hpr_number IS NOT NULL;
 
 CREATE FUNCTION kportal_hpr_source() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+  helseid boolean := coalesce(current_setting('app.helseid', true), '') = 'on';
+  was_helseid boolean := TG_OP = 'UPDATE' AND OLD.hpr_source IS NOT DISTINCT FROM 'helseid';
 BEGIN
-  IF TG_OP = 'UPDATE' AND OLD.hpr_source = 'helseid' AND NEW.hpr_number IS DISTINCT FROM OLD.hpr_number
-     AND NEW.hpr_source IS DISTINCT FROM 'helseid' THEN
-    RAISE EXCEPTION 'HPR number % came from HelseID and is not changed by hand', OLD.hpr_number
+  IF NOT helseid AND ((was_helseid AND (NEW.hpr_number IS DISTINCT FROM OLD.hpr_number OR NEW.hpr_source IS DISTINCT FROM OLD.hpr_source))
+      OR (NEW.hpr_source = 'helseid' AND NOT was_helseid)) THEN
+    RAISE EXCEPTION 'an HPR number from HelseID is written and changed only from HelseID'
       USING ERRCODE = 'check_violation', CONSTRAINT = 'people_hpr_helseid';
   END IF;
   -- A number written without a source was typed (imports, tests, seeds).

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
@@ -179,7 +180,8 @@ func TestHdirReadsMovedLISOnce(t *testing.T) {
 		}
 	}
 	for _, s := range []string{"Kan ta opp sykehistorie", "Katalogversjon " + w.version, "godkjent av Per", "godkjent av Frida", time.Now().Format("2.1.2006"),
-		"Godkjenningsgrunnlag", "Kurs i Bergen", "Sune", w.hpr, "skrevet inn av en administrator", hdirCase, "Helse Bergen HF → Oslo universitetssykehus HF"} {
+		"Godkjenningsgrunnlag", "Kurs i Bergen", "Sune", w.hpr, "skrevet inn av en administrator", hdirCase, "Helse Bergen HF → Oslo universitetssykehus HF",
+		`data-testid="hdir-current">Oslo universitetssykehus HF<`} {
 		if !strings.Contains(page, s) {
 			t.Errorf("the record lacks %q", s)
 		}
@@ -277,5 +279,54 @@ func TestHdirIsolationPagesAndLog(t *testing.T) {
 		}); err != nil || n != 0 {
 			t.Errorf("%s sees %d log rows (%v)", who, n, err)
 		}
+	}
+}
+
+// Hanne's journey in a desktop browser: from her home page to the search,
+// the case number and Kari's HPR number, the one hit, Kari's record with the
+// goals from both workplaces; then Kari sees the read on Min utdanning.
+func TestHdirBrowserHanneJourney(t *testing.T) {
+	w := newHdirWorld(t)
+	ctx := chromium(t)
+	err := stepwise(t, ctx, "hdir-hanne",
+		steps{chromedp.EmulateViewport(1366, 900), chromedp.Navigate(w.srvURL + "/logg-inn")},
+		loginSteps(w.hanneEmail, w.hannePassword),
+		steps{chromedp.WaitVisible(chromedp.CSS(`[data-testid="user-name"]`)),
+			chromedp.Click(chromedp.CSS(`#innhold a[href="/hdir/lis"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="hdir-search-form"]`)),
+			chromedp.SendKeys(chromedp.CSS(`#q`), w.hpr),
+			chromedp.Click(chromedp.CSS(`[data-testid="hdir-search"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="error-sak"]`)),
+			chromedp.SendKeys(chromedp.CSS(`#sak`), hdirCase),
+			chromedp.Click(chromedp.CSS(`[data-testid="hdir-search"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="hdir-result"] a`)),
+			chromedp.Click(chromedp.CSS(`[data-testid="hdir-result"] a`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="hdir-goals"]`))},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "hdir-record")
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#innhold`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"KLS-001", "KLS-002", "KLS-003", "Helse Bergen HF", "Oslo universitetssykehus HF", hdirCase, w.hpr} {
+		if !strings.Contains(text, s) {
+			t.Errorf("Kari's record in the browser lacks %q:\n%s", s, text)
+		}
+	}
+	err = stepwise(t, ctx, "hdir-kari",
+		logoutSteps,
+		loginSteps(w.kariEmail, w.kariPassword),
+		steps{chromedp.WaitVisible(chromedp.CSS(`[data-testid="user-name"]`)),
+			chromedp.Navigate(w.srvURL + "/min-utdanning"),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="history-read"]`))},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`[data-testid="history-reads"]`))); err != nil || !strings.Contains(text, hdirCase) || !strings.Contains(text, "Helsedirektoratet") {
+		t.Fatalf("Kari's log: %q %v", text, err)
 	}
 }

@@ -138,6 +138,7 @@ type Kursbevis struct {
 
 type recordData struct {
 	Doctor     *Doctor
+	Current    []string // where the LIS has a plan that has not ended
 	Case       string
 	Moves      []transfers.Transfer
 	Plans      []Plan
@@ -200,6 +201,9 @@ func (m *Module) view(ctx context.Context, rec *history.Record) (*recordData, er
 	versions := map[int]string{}
 	for _, s := range rec.Sections {
 		where := s.Tenant.Name
+		if s.Current() {
+			d.Current = append(d.Current, where)
+		}
 		for _, p := range s.Plans {
 			d.Plans = append(d.Plans, Plan{OwnAssignment: p, Where: where})
 		}

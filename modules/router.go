@@ -20,6 +20,10 @@ type Access struct {
 	// Platform: Object and Action are checked against the person's platform
 	// roles (rhf_admin, hdir, platform_admin) instead of a tenant's.
 	Platform bool
+	// Hidden: a person the guard turns away gets 404, not 403, so a page that
+	// reads personal data (Helsedirektoratet's record pages) does not even
+	// tell that it exists.
+	Hidden bool
 }
 
 // Public lets anyone call the route.
@@ -35,6 +39,12 @@ func Need(obj, act string) Access { return Access{Object: obj, Action: act} }
 // (rhf_admin, hdir, platform_admin); which objects within that reach (one
 // RHF's foretak, say) is the handler's relationship check.
 func NeedPlatform(obj, act string) Access { return Access{Object: obj, Action: act, Platform: true} }
+
+// Hide makes the guard answer 404 instead of 403 to whoever it turns away.
+func (a Access) Hide() Access {
+	a.Hidden = true
+	return a
+}
 
 func (a Access) String() string {
 	switch {
@@ -155,6 +165,9 @@ func (h *Host) guard(m Info, a Access) echo.MiddlewareFunc {
 				ok, err := h.authz.Allowed(v.PersonID.String(), v.PlatformRoleNames(), tenants.PlatformDomain, a.Object, a.Action)
 				if err != nil {
 					return err
+				}
+				if !ok && a.Hidden {
+					return apperr.Default(apperr.NotFound)
 				}
 				if !ok {
 					return apperr.Default(apperr.Forbidden)

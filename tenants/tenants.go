@@ -176,9 +176,13 @@ func OwnRecordTx(ctx context.Context, db bun.IDB, person uuid.UUID, fn func(ctx 
 	return RecordTx(ctx, db, person, fn)
 }
 
-// RecordTx is OwnRecordTx for a reader other than lis (Helsedirektoratet,
-// by API key or page): lis's record is in force, read-only. The caller has
-// checked the reader's right and logged the read.
+// RecordTx runs fn in a read-only transaction with lis's record in force: lis
+// is the person in force and app.own_record is on, with no tenant, so the
+// own_record policies show lis's record in every tenant and nothing else's.
+// OwnRecordTx is RecordTx for the signed-in person; anyone else (Helsedirektoratet)
+// calls it only after their right to read was checked and the read was written
+// to the access log (modules/accesslog). fn must only read the record: the
+// database sees lis as the person acting.
 func RecordTx(ctx context.Context, db bun.IDB, lis uuid.UUID, fn func(ctx context.Context, tx bun.Tx) error) error {
 	if lis == uuid.Nil {
 		return errors.New("tenants: RecordTx without a person")

@@ -30,6 +30,7 @@ import (
 	"kportal/modules/chain"
 	"kportal/modules/documents"
 	"kportal/modules/goals"
+	"kportal/modules/hdir"
 	"kportal/modules/health"
 	"kportal/modules/history"
 	"kportal/modules/identity"
@@ -149,6 +150,7 @@ func open(ctx context.Context, cfg *config, serves bool) (*app, error) {
 		people.New(a.db, nav),
 		history.New(a.db, nav).VerifyAt(cfg.BaseURL),
 		chain.New(a.db, nav).LimitWith(a.limiter),
+		hdir.New(a.db, nav),
 		catalog.New(a.db, nav),
 		plans.New(a.db, nav),
 		goals.New(a.db, nav),
@@ -160,10 +162,7 @@ func open(ctx context.Context, cfg *config, serves bool) (*app, error) {
 		notifications.New(a.db, nav, a.mailer, a.queue, cfg.BaseURL),
 		agreements.New(a.db, a.objects, nav, agreements.Options{}),
 		documents.New(a.db, a.objects, nav, activities.DocumentReferrer, goals.DocumentReferrer),
-		// The API's reads of a person's record go to the access log through
-		// LogAccessWith(api.AccessLogger); until that log exists they go nowhere
-		// but the request log line.
-		api.New(a.db, nav, a.limiter, a.log).LogAccessWith(apiAccessLog),
+		api.New(a.db, nav, a.limiter, a.log),
 		registrations.New(a.db, nav, func(ctx context.Context, tenantID uuid.UUID) (bool, error) {
 			s, err := agreements.InForce(ctx, a.db, tenantID)
 			return s != nil, err
@@ -215,8 +214,6 @@ func pingRedis(ctx context.Context, opt asynq.RedisClientOpt) error {
 	return nil
 }
 
-// apiAccessLog is where the API logs reads of a person's record (nil: nowhere yet).
-var apiAccessLog api.AccessLogger
 
 // recoveredPanics counts handler panics answered as 500; the tests fail
 // when any happened that a test did not provoke on purpose.

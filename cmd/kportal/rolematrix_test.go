@@ -194,6 +194,10 @@ var roleMatrix = map[string]string{
 	"GET /min-utdanning/dossier.json": "signed-in",
 	"GET /verifiser":                  "public",
 	"GET /verifiser/:code":            "public",
+
+	// Helsedirektoratet's read access to a LIS's record (issue 15, item 1).
+	"GET /hdir/lis":         "hdir",
+	"GET /hdir/lis/:person": "hdir",
 }
 
 // The subjects the matrix is walked for: no session, a person with no role,

@@ -54,6 +54,13 @@ var demoUsers = []demoUser{
 	{"hanne.hdir@demo.kportal.no", "Hanne", "Strand", nil, "Helsedirektoratet", []tenants.PlatformRole{{Role: tenants.RoleHdir}}},
 }
 
+// demoHPR are the demo LIS's HPR numbers (made up, in the format).
+var demoHPR = map[string]string{
+	"kari.lis@demo.kportal.no":    "9100101",
+	"sigrid.lis1@demo.kportal.no": "9100102",
+	"lars.lis1@demo.kportal.no":   "9100103",
+}
+
 func runSeed(ctx context.Context, cfg *config, args []string) error {
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
 	national := fs.Bool("national", false, "create the national-size data set")
@@ -125,6 +132,14 @@ func runSeed(ctx context.Context, cfg *config, args []string) error {
 					return fmt.Errorf("membership %s %s: %w", u.Email, slug, err)
 				}
 			}
+		}
+	}
+	// The demo LIS's HPR numbers (typed, as a tenant administrator would), so
+	// Helsedirektoratet can find them by number; one someone has already is kept.
+	for email, hpr := range demoHPR {
+		if _, err := db.ExecContext(ctx, `UPDATE people SET hpr_number = ?, hpr_source = 'typed' WHERE id = ? AND hpr_number IS NULL
+			AND NOT EXISTS (SELECT 1 FROM people WHERE hpr_number = ?)`, hpr, people[email], hpr); err != nil {
+			return fmt.Errorf("HPR number of %s: %w", email, err)
 		}
 	}
 	// Kari's people at Helse Bergen, and the UAO who follows her specialty.

@@ -805,6 +805,10 @@ type ProcedureCount struct {
 	Performed       int       `bun:"performed"`
 	AssistedSigned  int       `bun:"assisted_signed"`
 	PerformedSigned int       `bun:"performed_signed"`
+	// The national requirement (0: none, or not a national procedure).
+	RequiredAssisted  int `bun:"required_assisted"`
+	RequiredPerformed int `bun:"required_performed"`
+	RequiredEither    int `bun:"required_either"` // assisted or performed
 }
 
 // OwnProcedureCounts sums the LIS's procedures per tenant and procedure
@@ -815,7 +819,9 @@ func OwnProcedureCounts(ctx context.Context, tx bun.IDB, lisID uuid.UUID) ([]Pro
 		coalesce(sum(a.count) FILTER (WHERE a.procedure_role = 'assisted'), 0) AS assisted,
 		coalesce(sum(a.count) FILTER (WHERE a.procedure_role = 'performed'), 0) AS performed,
 		coalesce(sum(a.count) FILTER (WHERE a.procedure_role = 'assisted' AND a.status = 'signed'), 0) AS assisted_signed,
-		coalesce(sum(a.count) FILTER (WHERE a.procedure_role = 'performed' AND a.status = 'signed'), 0) AS performed_signed
+		coalesce(sum(a.count) FILTER (WHERE a.procedure_role = 'performed' AND a.status = 'signed'), 0) AS performed_signed,
+		coalesce(max(np.assisted), 0) AS required_assisted, coalesce(max(np.performed), 0) AS required_performed,
+		coalesce(max(np.assisted_or_performed), 0) AS required_either
 		FROM activities a LEFT JOIN national_procedures np ON np.id = a.procedure_id
 		WHERE a.lis_id = ? AND a.kind = 'procedure' AND a.status NOT IN ('withdrawn', 'rejected')
 		GROUP BY a.tenant_id, coalesce(np.name, a.title) ORDER BY name`, lisID).Scan(ctx, &out)

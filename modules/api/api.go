@@ -11,7 +11,6 @@
 package api
 
 import (
-	"context"
 	"embed"
 	"errors"
 	"io/fs"
@@ -19,7 +18,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/uptrace/bun"
 
@@ -46,20 +44,12 @@ var templatesFS embed.FS
 // Prefix is where the API lives.
 const Prefix = "/api/v1"
 
-// AccessLogger records that a key read a person's record (subject), for a
-// case: "who at Helsedirektoratet read whose record, for which case, when".
-// It is called before the record is read, with the application's database
-// (not the read-only record transaction), and an error refuses the read, so
-// no read goes unlogged. The default does nothing; cmd/ wires the real log.
-type AccessLogger func(ctx context.Context, db bun.IDB, subject, keyID uuid.UUID, caseNumber, what string) error
-
 // Module is the api module.
 type Module struct {
 	db        bun.IDB
 	pages     *web.Pages
 	limiter   *ratelimit.Limiter
 	log       *slog.Logger
-	accessLog AccessLogger
 	goals     *goals.Store
 	acts      *activities.Store
 }
@@ -68,16 +58,7 @@ type Module struct {
 func New(db bun.IDB, nav web.NavFunc, limiter *ratelimit.Limiter, log *slog.Logger) *Module {
 	sub, _ := fs.Sub(templatesFS, "templates")
 	return &Module{db: db, pages: web.MustPages(sub, nav), limiter: limiter, log: log,
-		accessLog: func(context.Context, bun.IDB, uuid.UUID, uuid.UUID, string, string) error { return nil },
 		goals:     goals.NewStore(db), acts: activities.NewStore(db)}
-}
-
-// LogAccessWith sets where reads of a person's record are logged.
-func (m *Module) LogAccessWith(fn AccessLogger) *Module {
-	if fn != nil {
-		m.accessLog = fn
-	}
-	return m
 }
 
 func (m *Module) Info() modules.Info {

@@ -251,8 +251,8 @@ func lookup(ctx context.Context, db bun.IDB, token string) (*Key, error) {
 		if _, err := tx.ExecContext(ctx, "SELECT set_config('app.tenant_id', '', true), set_config('app.api_key_hash', ?, true)", hex.EncodeToString(hashOf(token))); err != nil {
 			return err
 		}
-		return tx.NewRaw(`SELECT k.id, k.name, k.owner_tenant_id, k.scopes, k.prefix, k.created_by, k.created_at, k.revoked_at
-			FROM api_keys k`).Scan(ctx, &ks)
+		return tx.NewRaw(`SELECT k.id, k.name, k.owner_tenant_id, t.name AS owner_name, t.slug AS owner_slug, k.scopes, k.prefix, k.created_by, k.created_at, k.revoked_at
+			FROM api_keys k JOIN tenants t ON t.id = k.owner_tenant_id`).Scan(ctx, &ks)
 	})
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"kportal/modules"
+	"kportal/modules/accesslog"
 	"kportal/modules/activities"
 	"kportal/modules/advisory"
 	"kportal/modules/documents"
@@ -35,6 +36,9 @@ var templatesFS embed.FS
 // ActivityLimit is how many of the newest activities the page lists (the
 // procedure counts cover all of them).
 const ActivityLimit = 300
+
+// ReadLimit is how many of the newest reads of the record the page lists.
+const ReadLimit = 200
 
 // Module is the history module.
 type Module struct {
@@ -115,7 +119,10 @@ type Record struct {
 	Truncated bool
 }
 
-// Load reads person's own record. person must be the signed-in viewer.
+// Load reads person's record through tenants.RecordTx. person is the
+// signed-in viewer (Min utdanning), or a LIS whose record a reader with the
+// right to it reads after the read was written to the access log (the hdir
+// module); never an id taken from a request unchecked.
 func Load(ctx context.Context, db bun.IDB, person uuid.UUID) (*Record, error) {
 	return load(ctx, db, person, tenants.OwnRecordTx, ActivityLimit)
 }
@@ -245,5 +252,15 @@ func (m *Module) page(c echo.Context) error {
 	for _, s := range rec.Sections {
 		s.Member = v.RolesIn(s.Tenant.ID) != nil && s.Tenant.Status != tenants.StatusSuspended
 	}
-	return m.pages.Render(c, http.StatusOK, "history", "Min utdanning", map[string]any{"Record": rec, "Now": time.Now().In(web.Oslo)})
+	// Who has read the record (Helsedirektoratet, the API), in its own
+	// transaction: the log is not part of the record, and a reader of the
+	// record never reads the log.
+	reads, err := accesslog.About(ctx, m.db, v.PersonID, ReadLimit)
+	if err != nil {
+		return err
+	}
+	for i := range reads {
+		reads[i].At = reads[i].At.In(web.Oslo)
+	}
+	return m.pages.Render(c, http.StatusOK, "history", "Min utdanning", map[string]any{"Record": rec, "Reads": reads, "Now": time.Now().In(web.Oslo)})
 }

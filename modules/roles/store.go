@@ -45,6 +45,7 @@ type Member struct {
 	GivenName  string    `bun:"given_name"`
 	FamilyName string    `bun:"family_name"`
 	HPR        string    `bun:"hpr_number"`
+	HPRSource  string    `bun:"hpr_source"` // HPRTyped, HPRFromHelseID, "" without a number
 	Roles      []string  `bun:"roles,array"`
 
 	Leder, Veileder *tenants.Relation
@@ -73,7 +74,7 @@ func (m *Member) IsLIS() bool { return m.Has("lis") }
 const ListLimit = 500
 
 const memberColumns = `p.id, p.email, p.given_name, p.family_name, coalesce(p.hpr_number, '') AS hpr_number,
-	array_agg(m.role ORDER BY m.role) AS roles`
+	coalesce(p.hpr_source, '') AS hpr_source, array_agg(m.role ORDER BY m.role) AS roles`
 
 // Members lists the tenant's people (those with a membership), with their
 // roles, relations and specialties; q searches name, e-mail and HPR number.
@@ -282,12 +283,17 @@ func setHPR(ctx context.Context, tx bun.Tx, tenantID uuid.UUID, actor tenants.Ac
 	if hpr == "" && !unset {
 		return nil
 	}
-	var old string
-	if err := tx.NewRaw("SELECT coalesce(hpr_number, '') FROM people WHERE id = ? FOR UPDATE", personID).Scan(ctx, &old); err != nil {
+	var old, source string
+	if err := tx.NewRaw("SELECT coalesce(hpr_number, ''), coalesce(hpr_source, '') FROM people WHERE id = ? FOR UPDATE", personID).Scan(ctx, &old, &source); err != nil {
 		return err
 	}
 	if old == hpr {
 		return nil
+	}
+	// A number from HelseID is the person's own, proven at sign-in: a typed
+	// one never replaces or removes it (the database refuses it too).
+	if source == HPRFromHelseID {
+		return apperr.InvalidFields(map[string]string{"hpr": fmt.Sprintf("HPR-nummeret %s kommer fra HelseID og kan ikke endres eller fjernes her.", old)})
 	}
 	if hpr != "" {
 		var taken bool
@@ -298,7 +304,8 @@ func setHPR(ctx context.Context, tx bun.Tx, tenantID uuid.UUID, actor tenants.Ac
 			return hprTaken(hpr)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, "UPDATE people SET hpr_number = nullif(?, '') WHERE id = ?", hpr, personID); err != nil {
+	if _, err := tx.ExecContext(ctx, "UPDATE people SET hpr_number = nullif(?0, ''), hpr_source = CASE WHEN ?0 = '' THEN NULL ELSE 'typed' END WHERE id = ?1",
+		hpr, personID); err != nil {
 		if isHPRClash(err) {
 			return hprTaken(hpr)
 		}
@@ -314,6 +321,12 @@ func setHPR(ctx context.Context, tx bun.Tx, tenantID uuid.UUID, actor tenants.Ac
 	return tenants.Audit(ctx, tx, &tenants.AuditEntry{TenantID: tenantID, ActorID: actorID(actor), ActorName: actor.Name,
 		Action: tenants.AuditPersonDetailsEdited, SubjectID: &personID, Details: details})
 }
+
+// Where an HPR number came from (people.hpr_source).
+const (
+	HPRTyped       = "typed"   // typed by a tenant administrator (or imported)
+	HPRFromHelseID = "helseid" // from the person's HelseID sign-in
+)
 
 func hprTaken(hpr string) error {
 	return apperr.InvalidFields(map[string]string{"hpr": fmt.Sprintf("HPR-nummeret %s er allerede registrert på en annen person i kportal.", hpr)})

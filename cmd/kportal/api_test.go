@@ -12,8 +12,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
-	"kportal/modules/activities"
 	"kportal/modules/accesslog"
+	"kportal/modules/activities"
 	"kportal/modules/api"
 	"kportal/modules/goals"
 	"kportal/modules/ratelimit"

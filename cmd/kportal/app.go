@@ -214,7 +214,6 @@ func pingRedis(ctx context.Context, opt asynq.RedisClientOpt) error {
 	return nil
 }
 
-
 // recoveredPanics counts handler panics answered as 500; the tests fail
 // when any happened that a test did not provoke on purpose.
 var recoveredPanics atomic.Int64

@@ -46,19 +46,19 @@ const Prefix = "/api/v1"
 
 // Module is the api module.
 type Module struct {
-	db        bun.IDB
-	pages     *web.Pages
-	limiter   *ratelimit.Limiter
-	log       *slog.Logger
-	goals     *goals.Store
-	acts      *activities.Store
+	db      bun.IDB
+	pages   *web.Pages
+	limiter *ratelimit.Limiter
+	log     *slog.Logger
+	goals   *goals.Store
+	acts    *activities.Store
 }
 
 // New returns the module. limiter counts requests per key (ratelimit.APIKey).
 func New(db bun.IDB, nav web.NavFunc, limiter *ratelimit.Limiter, log *slog.Logger) *Module {
 	sub, _ := fs.Sub(templatesFS, "templates")
 	return &Module{db: db, pages: web.MustPages(sub, nav), limiter: limiter, log: log,
-		goals:     goals.NewStore(db), acts: activities.NewStore(db)}
+		goals: goals.NewStore(db), acts: activities.NewStore(db)}
 }
 
 func (m *Module) Info() modules.Info {

@@ -52,6 +52,7 @@ var demoUsers = []demoUser{
 	{"astrid.admin@demo.kportal.no", "Astrid", "Lie", map[string][]string{"helse-bergen": {"tenant_admin"}, "helse-forde": {"tenant_admin"}, "bergen": {"tenant_admin"}, "ous": {"tenant_admin"}}, "administrator", nil},
 	{"eva.rhf@demo.kportal.no", "Eva", "Solberg", nil, "RHF-administrator, Helse Vest RHF", []tenants.PlatformRole{{Role: tenants.RoleRHFAdmin, RHF: "HV"}}},
 	{"hanne.hdir@demo.kportal.no", "Hanne", "Strand", nil, "Helsedirektoratet", []tenants.PlatformRole{{Role: tenants.RoleHdir}}},
+	{"pal.drift@demo.kportal.no", "Pål", "Aas", nil, "plattformadministrator (API-nøkler)", []tenants.PlatformRole{{Role: tenants.RolePlatformAdmin}}},
 }
 
 // demoHPR are the demo LIS's HPR numbers (made up, in the format).

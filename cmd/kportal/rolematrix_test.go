@@ -178,6 +178,14 @@ var roleMatrix = map[string]string{
 	"POST /t/:tenant/arbeidsstedsbytte/csv":              "leder,tenant_admin",
 	"GET /t/:tenant/arbeidsstedsbytte/csv/:id":           "leder,tenant_admin",
 	"GET /t/:tenant/arbeidsstedsbytte/csv/:id/fremdrift": "leder,tenant_admin",
+
+	// The fremdriftsrapport (issue 15): the leder's for their LIS, the UAO's for covered specialties.
+	"GET /t/:tenant/mine-lis/rapport":               "leder",
+	"GET /t/:tenant/mine-lis/rapport/csv":           "leder",
+	"GET /t/:tenant/mine-lis/rapport/pdf":           "leder",
+	"GET /t/:tenant/utdanningsoversikt/rapport":     "uao",
+	"GET /t/:tenant/utdanningsoversikt/rapport/csv": "uao",
+	"GET /t/:tenant/utdanningsoversikt/rapport/pdf": "uao",
 }
 
 // The subjects the matrix is walked for: no session, a person with no role,

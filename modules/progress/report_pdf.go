@@ -107,10 +107,10 @@ func writeReportPDF(w io.Writer, tenantName, title string, now time.Time, rows [
 		if l.Left != nil {
 			info = append(info, "Sluttet: begynte ved "+l.Left.ToName+" "+web.Date(l.Left.StartsOn))
 		}
-		if len(l.Earlier) > 0 {
-			info = append(info, "Tidligere arbeidssted: "+l.EarlierNames())
-		}
 		pdf.MultiCell(0, 4.5, strings.Join(info, " · "), "", "L", false)
+		if len(l.Earlier) > 0 {
+			pdf.MultiCell(0, 4.5, "Tidligere arbeidssted: "+l.EarlierNames(), "", "L", false)
+		}
 		pdf.MultiCell(0, 4.5, fmt.Sprintf("Godkjent %d av %d læringsmål · %d venter på godkjenning · %d aktiviteter venter på signatur · %d innspill ikke gitt",
 			l.Approved, len(l.Goals), l.Sent, l.WaitingSignature, l.InputsOpen), "", "L", false)
 		if len(l.Goals) == 0 {

@@ -368,3 +368,33 @@ func TestReportIsolationOverHTTP(t *testing.T) {
 		t.Fatalf("the UAO filtering on an uncovered specialty:\n%s", page)
 	}
 }
+
+// The demo: Per opens the report for Kari at Helse Bergen (her demo plan has
+// no læringsmål: the shipped catalogue has only LIS1's; her procedure waiting
+// for Ola shows), Hilde for Lars at
+// Helse Førde (his goals approved at Bergen as approved there, Bergen as his
+// earlier workplace).
+func TestReportDemoSeed(t *testing.T) {
+	cfg, _, _ := freshDatabase(t)
+	setEnv(t, cfg)
+	var out, errb bytes.Buffer
+	if code := run([]string{"seed"}, &out, &errb); code != 0 {
+		t.Fatalf("seed: exit %d\n%s", code, errb.String())
+	}
+	_, srv := startApp(t, cfg, false)
+	per := goalLogin(t, srv.URL, goalUser{email: "per.leder@demo.kportal.no", password: "kportal-demo-2026"})
+	_, _, page := per.get("/t/helse-bergen/mine-lis")
+	m := regexp.MustCompile(`href="(/t/helse-bergen/mine-lis/rapport\?lis=[0-9a-f-]{36})"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("Per's Mine LIS without a report link:\n%s", page)
+	}
+	if status, _, page := per.get(strings.ReplaceAll(m[1], "&amp;", "&")); status != 200 || !strings.Contains(page, "Fremdriftsrapport for Kari Nordmann") ||
+		!strings.Contains(page, `data-testid="report-waiting">1 aktivitet venter på signatur`) {
+		t.Fatalf("Per's report for Kari: %d\n%s", status, page)
+	}
+	hilde := goalLogin(t, srv.URL, goalUser{email: "hilde.leder@demo.kportal.no", password: "kportal-demo-2026"})
+	if status, _, page := hilde.get("/t/helse-forde/mine-lis/rapport"); status != 200 || !strings.Contains(page, "Lars Eide") ||
+		!strings.Contains(page, `data-testid="goal-origin">ved Helse Bergen HF`) || !strings.Contains(page, `data-testid="report-earlier">Helse Bergen HF`) {
+		t.Fatalf("Hilde's report: %d\n%s", status, page)
+	}
+}

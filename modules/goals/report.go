@@ -44,7 +44,7 @@ func (g *PlanGoal) StatusColor() string { return StatusColor(g.Status) }
 // planGoalsQuery is goalsQuery for many LIS at once, with input counts. Inputs
 // come from goal_inputs; a carried approval has its inputs at the earlier
 // workplace, so they are counted from the basis frozen there.
-const planGoalsQuery = `WITH inp AS (
+const planGoalsQuery = `WITH inp AS MATERIALIZED (
 		SELECT i.progress_id,
 			count(*) FILTER (WHERE i.kind = 'veileder') AS va, count(i.answered_at) FILTER (WHERE i.kind = 'veileder') AS vg,
 			count(*) FILTER (WHERE i.kind = 'supervisor') AS sa, count(i.answered_at) FILTER (WHERE i.kind = 'supervisor') AS sg

@@ -64,8 +64,8 @@ var reportColumns = []struct {
 	head string
 	w    float64
 }{
-	{"Kode", 22}, {"Læringsmål", 83}, {"Status", 42}, {"Siste aktivitet", 24}, {"Tidligere arb.st.", 26},
-	{"Innspill veileder", 26}, {"Innspill supervisør", 28}, {"Venter sign.", 22},
+	{"Kode", 22}, {"Læringsmål", 81}, {"Status", 42}, {"Siste aktivitet", 24}, {"Tidligere arb.st.", 26},
+	{"Innspill veileder", 26}, {"Innspill supervisør", 30}, {"Venter sign.", 22},
 }
 
 // writeReportPDF writes the report: per LIS a heading, the figures and the
@@ -85,7 +85,7 @@ func writeReportPDF(w io.Writer, tenantName, title string, now time.Time, rows [
 		pdf.SetFont("dejavu", "B", 7.5)
 		pdf.SetFillColor(230, 234, 240)
 		for _, c := range reportColumns {
-			pdf.CellFormat(c.w, 5.5, c.head, "1", 0, "L", true, 0, "")
+			pdf.CellFormat(c.w, 5.5, fit(pdf, c.head, c.w-2), "1", 0, "L", true, 0, "")
 		}
 		pdf.Ln(-1)
 		pdf.SetFont("dejavu", "", 7.5)

@@ -198,6 +198,14 @@ var roleMatrix = map[string]string{
 	// Helsedirektoratet's read access to a LIS's record (issue 15, item 1).
 	"GET /hdir/lis":         "hdir",
 	"GET /hdir/lis/:person": "hdir",
+
+	// The fremdriftsrapport (issue 15): the leder's for their LIS, the UAO's for covered specialties.
+	"GET /t/:tenant/mine-lis/rapport":               "leder",
+	"GET /t/:tenant/mine-lis/rapport/csv":           "leder",
+	"GET /t/:tenant/mine-lis/rapport/pdf":           "leder",
+	"GET /t/:tenant/utdanningsoversikt/rapport":     "uao",
+	"GET /t/:tenant/utdanningsoversikt/rapport/csv": "uao",
+	"GET /t/:tenant/utdanningsoversikt/rapport/pdf": "uao",
 }
 
 // The subjects the matrix is walked for: no session, a person with no role,

@@ -59,6 +59,7 @@ func (m *Module) Policies() []policies.Rule {
 	return []policies.Rule{
 		{Role: "veileder", Object: "progress", Action: "follow"},
 		{Role: "leder", Object: "progress", Action: "follow"},
+		{Role: "leder", Object: "progress", Action: "report"},
 		{Role: "uao", Object: "progress", Action: "oversee"},
 	}
 }
@@ -68,6 +69,14 @@ func (m *Module) Routes(r *modules.Router) {
 	oversee := modules.Need("progress", "oversee")
 	r.GET("/t/:tenant/utdanningsoversikt", m.education, oversee)
 	r.GET("/t/:tenant/utdanningsoversikt/csv", m.export, oversee)
+	// The fremdriftsrapport: the leder's for their LIS, the UAO's for the specialties they cover.
+	report := modules.Need("progress", "report")
+	r.GET("/t/:tenant/mine-lis/rapport", m.reportPage(false), report)
+	r.GET("/t/:tenant/mine-lis/rapport/csv", m.reportCSV(false), report)
+	r.GET("/t/:tenant/mine-lis/rapport/pdf", m.reportPDF(false), report)
+	r.GET("/t/:tenant/utdanningsoversikt/rapport", m.reportPage(true), oversee)
+	r.GET("/t/:tenant/utdanningsoversikt/rapport/csv", m.reportCSV(true), oversee)
+	r.GET("/t/:tenant/utdanningsoversikt/rapport/pdf", m.reportPDF(true), oversee)
 }
 
 func (m *Module) Nav(v *modules.Viewer) []modules.NavItem {
@@ -94,6 +103,7 @@ type Row struct {
 	SpecialtyName string    `bun:"specialty_name"`
 	Veileder      string    `bun:"veileder"`
 	Advised       bool      `bun:"advised"` // the viewer is the LIS's veileder
+	Leads         bool      `bun:"leads"`   // the viewer is the LIS's leder (the fremdriftsrapport)
 	Plan          string    `bun:"-"`
 	// Left: the LIS has moved to another workplace (the plan here ended).
 	Left *transfers.Departure `bun:"-"`
@@ -106,7 +116,7 @@ type Row struct {
 const mineQuery = `SELECT p.id AS lis_id, trim(p.given_name || ' ' || p.family_name) AS name, p.email, '' AS specialty, '' AS specialty_name,
 		coalesce((SELECT trim(v.given_name || ' ' || v.family_name) FROM relations rv JOIN people v ON v.id = rv.person_id
 			WHERE rv.tenant_id = r.tenant_id AND rv.lis_id = p.id AND rv.kind = 'veileder'), '') AS veileder,
-		bool_or(r.kind = 'veileder') AS advised
+		bool_or(r.kind = 'veileder') AS advised, bool_or(r.kind = 'leder') AS leads
 	FROM relations r JOIN people p ON p.id = r.lis_id
 	WHERE r.tenant_id = ? AND r.person_id = ? AND r.kind IN ('veileder', 'leder')
 	GROUP BY p.id, r.tenant_id`
@@ -114,7 +124,7 @@ const mineQuery = `SELECT p.id AS lis_id, trim(p.given_name || ' ' || p.family_n
 const coveredQuery = `SELECT p.id AS lis_id, trim(p.given_name || ' ' || p.family_name) AS name, p.email, u.specialty, coalesce(sp.name, u.specialty) AS specialty_name,
 		coalesce((SELECT trim(v.given_name || ' ' || v.family_name) FROM relations rv JOIN people v ON v.id = rv.person_id
 			WHERE rv.tenant_id = u.tenant_id AND rv.lis_id = p.id AND rv.kind = 'veileder'), '') AS veileder,
-		false AS advised
+		false AS advised, false AS leads
 	FROM person_specialties u
 	JOIN person_specialties l ON l.tenant_id = u.tenant_id AND l.specialty = u.specialty AND l.role = 'lis'
 	JOIN people p ON p.id = l.person_id
@@ -344,6 +354,7 @@ type page struct {
 	Specialties []Group // the filter's choices (no rows)
 	Total       int
 	UAO         bool
+	Leder       bool // the viewer is a leder here: the fremdriftsrapport for all
 }
 
 func (m *Module) mine(c echo.Context) error {
@@ -354,7 +365,7 @@ func (m *Module) mine(c echo.Context) error {
 	}
 	vw := viewOf(c)
 	vw.Specialty = ""
-	p := page{View: vw, Path: "/t/" + v.Tenant.Slug + "/mine-lis"}
+	p := page{View: vw, Path: "/t/" + v.Tenant.Slug + "/mine-lis", Leder: v.Holds("leder")}
 	p.Groups = []Group{{Rows: vw.apply(rows)}}
 	p.Total = len(p.Groups[0].Rows)
 	return m.pages.Render(c, http.StatusOK, "overview", "Mine LIS", &p)

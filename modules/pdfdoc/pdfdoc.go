@@ -20,6 +20,9 @@ var regularTTF []byte
 //go:embed fonts/DejaVuSans-Bold.ttf
 var boldTTF []byte
 
+// Family is the embedded font's name, for layouts written on fpdf directly.
+const Family = family
+
 const (
 	family = "DejaVu"
 	// Margins in points.
@@ -39,14 +42,7 @@ type Doc struct {
 // New starts a document. footer, if not nil, is printed at the foot of every
 // page with its number and the number of pages.
 func New(title string, created time.Time, footer func(page, pages string) string) *Doc {
-	f := fpdf.New(fpdf.OrientationPortrait, "pt", "A4", "")
-	f.AddUTF8FontFromBytes(family, "", regularTTF)
-	f.AddUTF8FontFromBytes(family, "B", boldTTF)
-	f.SetTitle(title, true)
-	f.SetCreator("kportal", true)
-	f.SetProducer("kportal", true)
-	f.SetCreationDate(created)
-	f.SetModificationDate(created)
+	f := Fpdf(fpdf.OrientationPortrait, "pt", title, created)
 	f.SetMargins(MarginX, marginTop, MarginX)
 	f.SetAutoPageBreak(true, marginBottom)
 	f.AliasNbPages(pagesAlias)
@@ -60,6 +56,21 @@ func New(title string, created time.Time, footer func(page, pages string) string
 	f.AddPage()
 	w, _ := f.GetPageSize()
 	return &Doc{f: f, Width: w - 2*MarginX}
+}
+
+// Fpdf is a bare A4 fpdf document (orientation "P" or "L", unit "pt" or
+// "mm") with the fonts embedded as Family and kportal's metadata, for a
+// layout Doc does not fit (the fremdriftsrapport's wide table).
+func Fpdf(orientation, unit, title string, created time.Time) *fpdf.Fpdf {
+	f := fpdf.New(orientation, unit, "A4", "")
+	f.AddUTF8FontFromBytes(family, "", regularTTF)
+	f.AddUTF8FontFromBytes(family, "B", boldTTF)
+	f.SetTitle(title, true)
+	f.SetCreator("kportal", true)
+	f.SetProducer("kportal", true)
+	f.SetCreationDate(created)
+	f.SetModificationDate(created)
+	return f
 }
 
 func itoa(n int) string {

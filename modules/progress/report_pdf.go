@@ -1,11 +1,9 @@
 package progress
 
-// The fremdriftsrapport as PDF, with fpdf and DejaVu Sans embedded (UTF-8, so
-// æøå and Sámi letters print). Kept in one file so it can move into the shared
-// PDF package (modules/pdfdoc) as it stands.
+// The fremdriftsrapport as PDF: a wide table written on fpdf directly, with
+// the fonts and metadata of kportal's PDF package (modules/pdfdoc).
 
 import (
-	_ "embed"
 	"fmt"
 	"io"
 	"strings"
@@ -13,32 +11,21 @@ import (
 
 	"codeberg.org/go-pdf/fpdf"
 
+	"kportal/modules/pdfdoc"
 	"kportal/modules/web"
 )
 
-var (
-	//go:embed fonts/DejaVuSans.ttf
-	dejaVuSans []byte
-	//go:embed fonts/DejaVuSans-Bold.ttf
-	dejaVuSansBold []byte
-)
-
 // newPDF is an A4 document in the given orientation ("P" or "L") with DejaVu
-// Sans as "dejavu" (regular and bold), the title in its metadata and a
+// Sans as pdfdoc.Family (regular and bold), the title in its metadata and a
 // footer with page numbers.
 func newPDF(orientation, title string, now time.Time) *fpdf.Fpdf {
-	pdf := fpdf.New(orientation, "mm", "A4", "")
-	pdf.AddUTF8FontFromBytes("dejavu", "", dejaVuSans)
-	pdf.AddUTF8FontFromBytes("dejavu", "B", dejaVuSansBold)
-	pdf.SetTitle(title, true)
-	pdf.SetCreator("kportal", true)
-	pdf.SetCreationDate(now)
+	pdf := pdfdoc.Fpdf(orientation, "mm", title, now)
 	pdf.SetMargins(12, 12, 12)
 	pdf.SetAutoPageBreak(true, 14)
 	pdf.AliasNbPages("{nb}")
 	pdf.SetFooterFunc(func() {
 		pdf.SetY(-10)
-		pdf.SetFont("dejavu", "", 7)
+		pdf.SetFont(pdfdoc.Family, "", 7)
 		pdf.SetTextColor(110, 110, 110)
 		pdf.CellFormat(0, 4, fmt.Sprintf("%s · side %d av {nb}", title, pdf.PageNo()), "", 0, "R", false, 0, "")
 		pdf.SetTextColor(0, 0, 0)
@@ -73,31 +60,31 @@ var reportColumns = []struct {
 func writeReportPDF(w io.Writer, tenantName, title string, now time.Time, rows []ReportLIS) error {
 	pdf := newPDF("L", title, now)
 	pdf.AddPage()
-	pdf.SetFont("dejavu", "B", 14)
+	pdf.SetFont(pdfdoc.Family, "B", 14)
 	pdf.CellFormat(0, 8, title, "", 1, "L", false, 0, "")
-	pdf.SetFont("dejavu", "", 9)
+	pdf.SetFont(pdfdoc.Family, "", 9)
 	pdf.CellFormat(0, 5, tenantName+" · tatt ut "+web.Date(now.In(web.Oslo))+" kl. "+now.In(web.Oslo).Format("15.04"), "", 1, "L", false, 0, "")
 	if len(rows) == 0 {
 		pdf.Ln(4)
 		pdf.CellFormat(0, 5, "Ingen LIS.", "", 1, "L", false, 0, "")
 	}
 	header := func() {
-		pdf.SetFont("dejavu", "B", 7.5)
+		pdf.SetFont(pdfdoc.Family, "B", 7.5)
 		pdf.SetFillColor(230, 234, 240)
 		for _, c := range reportColumns {
 			pdf.CellFormat(c.w, 5.5, fit(pdf, c.head, c.w-2), "1", 0, "L", true, 0, "")
 		}
 		pdf.Ln(-1)
-		pdf.SetFont("dejavu", "", 7.5)
+		pdf.SetFont(pdfdoc.Family, "", 7.5)
 	}
 	for _, l := range rows {
 		pdf.Ln(4)
 		if pdf.GetY() > 170 { // a LIS's heading never ends a page alone
 			pdf.AddPage()
 		}
-		pdf.SetFont("dejavu", "B", 11)
+		pdf.SetFont(pdfdoc.Family, "B", 11)
 		pdf.CellFormat(0, 6, l.Name, "", 1, "L", false, 0, "")
-		pdf.SetFont("dejavu", "", 8.5)
+		pdf.SetFont(pdfdoc.Family, "", 8.5)
 		var info []string
 		for _, s := range []struct{ k, v string }{{"E-post", l.Email}, {"Spesialitet", l.Specialty}, {"Plan", l.Plan}, {"Veileder", l.Veileder}, {"Leder", l.Leder}} {
 			if s.v != "" {

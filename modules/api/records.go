@@ -14,6 +14,7 @@ import (
 	"kportal/modules/accesslog"
 	"kportal/modules/activities"
 	"kportal/modules/apperr"
+	"kportal/modules/catalog"
 	"kportal/modules/history"
 	"kportal/tenants"
 )
@@ -153,7 +154,7 @@ func (m *Module) record(c echo.Context) error {
 		out.Courses = append(out.Courses, RecordCourse{Workplace: names[a.TenantID], Title: a.Title,
 			DoneOn: a.DoneOn.Format(time.DateOnly), Status: a.Status, Certificate: a.DocumentID != nil})
 	}
-	if err := m.versionLabels(ctx, versions); err != nil {
+	if err := catalog.Labels(ctx, m.db, versions); err != nil {
 		return err
 	}
 	for i := range out.ApprovedGoals {
@@ -176,26 +177,4 @@ func allCourses(ctx context.Context, db bun.IDB, lis uuid.UUID) ([]activities.Ac
 		return err
 	})
 	return out, err
-}
-
-// versionLabels fills the catalogue versions' labels (the catalogue is national).
-func (m *Module) versionLabels(ctx context.Context, versions map[int]string) error {
-	if len(versions) == 0 {
-		return nil
-	}
-	ids := make([]int, 0, len(versions))
-	for id := range versions {
-		ids = append(ids, id)
-	}
-	var rows []struct {
-		ID    int    `bun:"id"`
-		Label string `bun:"label"`
-	}
-	if err := m.db.NewRaw("SELECT id, label FROM catalog_versions WHERE id IN (?)", bun.In(ids)).Scan(ctx, &rows); err != nil {
-		return err
-	}
-	for _, r := range rows {
-		versions[r.ID] = r.Label
-	}
-	return nil
 }

@@ -406,3 +406,25 @@ func StricterSince(ctx context.Context, db bun.IDB, toVersion int, approvedUnder
 	}
 	return out, err
 }
+
+// Labels fills in the labels of the catalogue versions keyed in versions.
+func Labels(ctx context.Context, db bun.IDB, versions map[int]string) error {
+	if len(versions) == 0 {
+		return nil
+	}
+	ids := make([]int, 0, len(versions))
+	for id := range versions {
+		ids = append(ids, id)
+	}
+	var rows []struct {
+		ID    int    `bun:"id"`
+		Label string `bun:"label"`
+	}
+	if err := db.NewRaw("SELECT id, label FROM catalog_versions WHERE id IN (?)", bun.In(ids)).Scan(ctx, &rows); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		versions[r.ID] = r.Label
+	}
+	return nil
+}

@@ -17,6 +17,7 @@ import (
 	"kportal/modules/accesslog"
 	"kportal/modules/activities"
 	"kportal/modules/apperr"
+	"kportal/modules/catalog"
 	"kportal/modules/goals"
 	"kportal/modules/history"
 	"kportal/modules/plans"
@@ -100,24 +101,6 @@ type Goal struct {
 	Basis   *goals.Basis // the frozen basis; nil when none was frozen
 }
 
-// Procedure is one national procedure summed over every workplace.
-type Procedure struct {
-	Name                                                 string
-	Assisted, Performed, AssistedSigned, PerformedSigned int
-	RequiredAssisted, RequiredPerformed, RequiredEither  int
-}
-
-// HasRequirement tells whether the national list sets a number.
-func (p *Procedure) HasRequirement() bool {
-	return p.RequiredAssisted+p.RequiredPerformed+p.RequiredEither > 0
-}
-
-// Met tells whether the signed counts meet the requirement.
-func (p *Procedure) Met() bool {
-	return p.AssistedSigned >= p.RequiredAssisted && p.PerformedSigned >= p.RequiredPerformed &&
-		p.AssistedSigned+p.PerformedSigned >= p.RequiredEither
-}
-
 // Course is a course activity with its kursbevis, if one was attached.
 type Course struct {
 	Title, Where, Status, Kursbevis string
@@ -143,7 +126,7 @@ type recordData struct {
 	Moves      []transfers.Transfer
 	Plans      []Plan
 	Goals      []Goal
-	Procedures []Procedure
+	Procedures []history.ProcedureTotal
 	Courses    []Course
 	Kursbevis  []Kursbevis
 	Truncated  bool
@@ -197,7 +180,6 @@ func (m *Module) record(c echo.Context) error {
 // counts carried approvals apart and lists them nowhere else).
 func (m *Module) view(ctx context.Context, rec *history.Record) (*recordData, error) {
 	d := &recordData{Moves: rec.Moves, Truncated: rec.Truncated}
-	procs := map[string]*Procedure{}
 	versions := map[int]string{}
 	for _, s := range rec.Sections {
 		where := s.Tenant.Name
@@ -218,20 +200,6 @@ func (m *Module) view(ctx context.Context, rec *history.Record) (*recordData, er
 			versions[g.VersionID] = ""
 			d.Goals = append(d.Goals, gv)
 		}
-		for _, pc := range s.Procedures {
-			p := procs[pc.Name]
-			if p == nil {
-				p = &Procedure{Name: pc.Name}
-				procs[pc.Name] = p
-			}
-			p.Assisted += pc.Assisted
-			p.Performed += pc.Performed
-			p.AssistedSigned += pc.AssistedSigned
-			p.PerformedSigned += pc.PerformedSigned
-			p.RequiredAssisted = max(p.RequiredAssisted, pc.RequiredAssisted)
-			p.RequiredPerformed = max(p.RequiredPerformed, pc.RequiredPerformed)
-			p.RequiredEither = max(p.RequiredEither, pc.RequiredEither)
-		}
 		docs := map[uuid.UUID]string{}
 		for _, doc := range s.Documents {
 			docs[doc.ID] = doc.Name
@@ -250,7 +218,7 @@ func (m *Module) view(ctx context.Context, rec *history.Record) (*recordData, er
 			d.Courses = append(d.Courses, c)
 		}
 	}
-	if err := labels(ctx, m.db, versions); err != nil {
+	if err := catalog.Labels(ctx, m.db, versions); err != nil {
 		return nil, err
 	}
 	for i := range d.Goals {
@@ -263,34 +231,9 @@ func (m *Module) view(ctx context.Context, rec *history.Record) (*recordData, er
 		}
 		return a.After(*b)
 	})
-	for _, p := range procs {
-		d.Procedures = append(d.Procedures, *p)
-	}
-	sort.Slice(d.Procedures, func(i, j int) bool { return d.Procedures[i].Name < d.Procedures[j].Name })
+	d.Procedures = rec.ProcedureTotals()
 	sort.SliceStable(d.Courses, func(i, j int) bool { return d.Courses[i].DoneOn.After(d.Courses[j].DoneOn) })
 	return d, nil
-}
-
-// labels fills in the catalogue versions' labels (the catalogue is national).
-func labels(ctx context.Context, db bun.IDB, versions map[int]string) error {
-	if len(versions) == 0 {
-		return nil
-	}
-	ids := make([]int, 0, len(versions))
-	for id := range versions {
-		ids = append(ids, id)
-	}
-	var rows []struct {
-		ID    int    `bun:"id"`
-		Label string `bun:"label"`
-	}
-	if err := db.NewRaw("SELECT id, label FROM catalog_versions WHERE id IN (?)", bun.In(ids)).Scan(ctx, &rows); err != nil {
-		return err
-	}
-	for _, r := range rows {
-		versions[r.ID] = r.Label
-	}
-	return nil
 }
 
 // Date is web.Date for the templates.

@@ -32,7 +32,7 @@ type Dossier struct {
 	GeneratedAt time.Time         `json:"generated_at"`
 	Workplaces  []string          `json:"workplaces"`
 	Goals       []DossierGoal     `json:"approved_goals"`
-	Procedures  []DossierProc     `json:"procedures"`
+	Procedures  []ProcedureTotal  `json:"procedures"`
 	Courses     []DossierCourse   `json:"courses"`
 	Kursbevis   []DossierDocument `json:"kursbevis"`
 	Chain       *DossierChain     `json:"chain,omitempty"`
@@ -47,15 +47,6 @@ type DossierGoal struct {
 	ApprovedBy    string     `json:"approved_by"`
 	Where         string     `json:"where"`
 	ApprovedAt    *time.Time `json:"approved_at"`
-}
-
-// DossierProc is one procedure's counts over every workplace.
-type DossierProc struct {
-	Name            string `json:"name"`
-	Assisted        int    `json:"assisted"`
-	Performed       int    `json:"performed"`
-	AssistedSigned  int    `json:"assisted_signed"`
-	PerformedSigned int    `json:"performed_signed"`
 }
 
 // DossierCourse is a course the LIS registered.
@@ -89,7 +80,7 @@ func BuildDossier(ctx context.Context, db bun.IDB, person uuid.UUID, now time.Ti
 	if err != nil {
 		return nil, err
 	}
-	d := &Dossier{GeneratedAt: now.In(web.Oslo), Workplaces: []string{}, Goals: []DossierGoal{}, Procedures: []DossierProc{}, Courses: []DossierCourse{}, Kursbevis: []DossierDocument{}}
+	d := &Dossier{GeneratedAt: now.In(web.Oslo), Workplaces: []string{}, Goals: []DossierGoal{}, Procedures: []ProcedureTotal{}, Courses: []DossierCourse{}, Kursbevis: []DossierDocument{}}
 	err = tenants.OwnRecordTx(ctx, db, person, func(ctx context.Context, tx bun.Tx) error {
 		var p struct {
 			Given, Family string
@@ -111,7 +102,6 @@ func BuildDossier(ctx context.Context, db bun.IDB, person uuid.UUID, now time.Ti
 	if err != nil {
 		return nil, err
 	}
-	procs := map[string]*DossierProc{}
 	for _, s := range rec.Sections {
 		d.Workplaces = append(d.Workplaces, s.Tenant.Name)
 		// Carried approvals (goal_progress.origin_id) are not in s.Goals:
@@ -122,17 +112,6 @@ func BuildDossier(ctx context.Context, db bun.IDB, person uuid.UUID, now time.Ti
 				dg.Text = *g.GoalText
 			}
 			d.Goals = append(d.Goals, dg)
-		}
-		for _, pc := range s.Procedures {
-			p := procs[pc.Name]
-			if p == nil {
-				p = &DossierProc{Name: pc.Name}
-				procs[pc.Name] = p
-			}
-			p.Assisted += pc.Assisted
-			p.Performed += pc.Performed
-			p.AssistedSigned += pc.AssistedSigned
-			p.PerformedSigned += pc.PerformedSigned
 		}
 		docs := map[uuid.UUID]documents.Document{}
 		for _, doc := range s.Documents {
@@ -156,10 +135,7 @@ func BuildDossier(ctx context.Context, db bun.IDB, person uuid.UUID, now time.Ti
 			}
 		}
 	}
-	for _, p := range procs {
-		d.Procedures = append(d.Procedures, *p)
-	}
-	sort.Slice(d.Procedures, func(i, j int) bool { return d.Procedures[i].Name < d.Procedures[j].Name })
+	d.Procedures = append(d.Procedures, rec.ProcedureTotals()...)
 	sort.SliceStable(d.Goals, func(i, j int) bool { return d.Goals[i].Code < d.Goals[j].Code })
 	return d, nil
 }

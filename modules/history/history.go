@@ -264,3 +264,55 @@ func (m *Module) page(c echo.Context) error {
 	}
 	return m.pages.Render(c, http.StatusOK, "history", "Min utdanning", map[string]any{"Record": rec, "Reads": reads, "Now": time.Now().In(web.Oslo)})
 }
+
+// ProcedureTotal is one procedure summed over every workplace, against the
+// national requirement (the largest any workplace's list sets).
+type ProcedureTotal struct {
+	Name              string `json:"name"`
+	Assisted          int    `json:"assisted"`
+	Performed         int    `json:"performed"`
+	AssistedSigned    int    `json:"assisted_signed"`
+	PerformedSigned   int    `json:"performed_signed"`
+	RequiredAssisted  int    `json:"required_assisted"`
+	RequiredPerformed int    `json:"required_performed"`
+	RequiredEither    int    `json:"required_either"`
+}
+
+// HasRequirement tells whether the national list sets a number.
+func (p *ProcedureTotal) HasRequirement() bool {
+	return p.RequiredAssisted+p.RequiredPerformed+p.RequiredEither > 0
+}
+
+// Met tells whether the signed counts meet the requirement.
+func (p *ProcedureTotal) Met() bool {
+	return p.AssistedSigned >= p.RequiredAssisted && p.PerformedSigned >= p.RequiredPerformed &&
+		p.AssistedSigned+p.PerformedSigned >= p.RequiredEither
+}
+
+// ProcedureTotals sums the record's procedure counts over every workplace, by
+// name, in name order.
+func (r *Record) ProcedureTotals() []ProcedureTotal {
+	by := map[string]*ProcedureTotal{}
+	for _, s := range r.Sections {
+		for _, pc := range s.Procedures {
+			p := by[pc.Name]
+			if p == nil {
+				p = &ProcedureTotal{Name: pc.Name}
+				by[pc.Name] = p
+			}
+			p.Assisted += pc.Assisted
+			p.Performed += pc.Performed
+			p.AssistedSigned += pc.AssistedSigned
+			p.PerformedSigned += pc.PerformedSigned
+			p.RequiredAssisted = max(p.RequiredAssisted, pc.RequiredAssisted)
+			p.RequiredPerformed = max(p.RequiredPerformed, pc.RequiredPerformed)
+			p.RequiredEither = max(p.RequiredEither, pc.RequiredEither)
+		}
+	}
+	out := make([]ProcedureTotal, 0, len(by))
+	for _, p := range by {
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

@@ -32,7 +32,7 @@ func TestTransferBenchRestoresTheDataSet(t *testing.T) {
 
 	var notes bytes.Buffer
 	batch := uuid.New()
-	kv, err := runTransferBench(ctx, cfg, transferOptions{LIS: 4, Measure: 300 * time.Millisecond, Batch: batch}, &notes)
+	kv, err := runTransferBench(ctx, cfg, transferOptions{LIS: 4, Measure: time.Second, Batch: batch}, &notes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestTransferBenchRestoresTheDataSet(t *testing.T) {
 
 	// Asked for more than there are: all the others move, and it says so.
 	notes.Reset()
-	if kv, err = runTransferBench(ctx, cfg, transferOptions{LIS: 1000, Measure: 300 * time.Millisecond}, &notes); err != nil {
+	if kv, err = runTransferBench(ctx, cfg, transferOptions{LIS: 1000, Measure: time.Second}, &notes); err != nil {
 		t.Fatal(err)
 	}
 	if line := benchLine("transfer", kv) + " "; !strings.Contains(line, " lis=49 ") || !strings.Contains(line, " asked=1000 ") || !strings.Contains(notes.String(), "moving 49, not 1000") {

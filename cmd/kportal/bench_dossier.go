@@ -44,7 +44,7 @@ const (
 	dossierMark = "kportal bench dossier"
 	// dossierHPR is the HPR number given to a LIS without one (no real
 	// number: the national data set has none).
-	dossierHPR = "999999901"
+	dossierHPR  = "999999901"
 	dossierCase = "BENCH-0001"
 )
 
@@ -170,6 +170,11 @@ func runDossierBench(ctx context.Context, cfg *config, opts dossierOptions, note
 	queries, err := recordQueries(ctx, cfg, l.LIS, hpr, token)
 	if err != nil {
 		return nil, err
+	}
+	if path := os.Getenv("KPORTAL_BENCH_SQL"); path != "" { // to EXPLAIN them
+		if err := os.WriteFile(path, []byte(strings.Join(queries, ";\n")+";\n"), 0o644); err != nil {
+			return nil, err
+		}
 	}
 	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
 	if err != nil {

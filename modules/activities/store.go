@@ -796,6 +796,16 @@ func OwnActivities(ctx context.Context, tx bun.IDB, lisID uuid.UUID, limit int) 
 	return out, err
 }
 
+// OwnCourses lists every course of the LIS in every tenant, newest first, in
+// a tenants.OwnRecordTx as OwnActivities: for readers who want the courses
+// and not the activities (the API's record), without reading the rest.
+func OwnCourses(ctx context.Context, tx bun.IDB, lisID uuid.UUID) ([]Activity, error) {
+	var out []Activity
+	err := tx.NewRaw(`SELECT `+activityColumns+activityFrom+` WHERE a.lis_id = ? AND a.kind = 'course' AND a.status <> 'withdrawn'
+		ORDER BY a.done_on DESC, a.created_at DESC`, lisID).Scan(ctx, &out)
+	return out, err
+}
+
 // ProcedureCount is how many repetitions of one procedure a LIS registered
 // in one tenant, by role; signed ones apart.
 type ProcedureCount struct {

@@ -127,11 +127,16 @@ func Load(ctx context.Context, db bun.IDB, person uuid.UUID) (*Record, error) {
 	return load(ctx, db, person, tenants.OwnRecordTx, ActivityLimit)
 }
 
-// LoadFor reads lis's record for a reader who is not lis (Helsedirektoratet):
-// the caller has checked the reader's right and logged the read.
+// LoadFor reads lis's record for a reader who is not lis (the API): the
+// caller has checked the reader's right and logged the read. Its activities
+// are every course and nothing else (the API lists no other activity; a
+// long record's activities cost more than the rest of it).
 func LoadFor(ctx context.Context, db bun.IDB, lis uuid.UUID) (*Record, error) {
-	return load(ctx, db, lis, tenants.RecordTx, ActivityLimit)
+	return load(ctx, db, lis, tenants.RecordTx, coursesOnly)
 }
+
+// coursesOnly, as load's limit, has it read every course and no other activity.
+const coursesOnly = -1
 
 // recordTx puts a person's record in force (tenants.OwnRecordTx or RecordTx).
 type recordTx func(context.Context, bun.IDB, uuid.UUID, func(context.Context, bun.Tx) error) error
@@ -176,11 +181,16 @@ func load(ctx context.Context, db bun.IDB, person uuid.UUID, inTx recordTx, limi
 			}
 			sec(g.TenantID).Goals = append(sec(g.TenantID).Goals, g)
 		}
-		as, err := activities.OwnActivities(ctx, tx, person, limit+1)
+		var as []activities.Activity
+		if limit == coursesOnly {
+			as, err = activities.OwnCourses(ctx, tx, person)
+		} else {
+			as, err = activities.OwnActivities(ctx, tx, person, limit+1)
+		}
 		if err != nil {
 			return err
 		}
-		if len(as) > limit {
+		if limit != coursesOnly && len(as) > limit {
 			as, rec.Truncated = as[:limit], true
 		}
 		for _, a := range as {

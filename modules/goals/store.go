@@ -309,7 +309,15 @@ func (p *Progress) StatusText() string { return StatusText(p.Status) }
 // StatusColor is the colour of the status tag.
 func (p *Progress) StatusColor() string { return StatusColor(p.Status) }
 
-const progressColumns = `gp.*, trim(l.given_name || ' ' || l.family_name) AS lis_name,
+const progressColumns = `gp.*` + progressNames
+
+// progressWithoutBasis is progressColumns but the frozen basis, which is most
+// of a decided row's bytes, for lists that do not show it.
+const progressWithoutBasis = `gp.tenant_id, gp.id, gp.lis_id, gp.assignment_id, gp.goal_code, gp.version_id, gp.status,
+	gp.prior_learning, gp.completed_on, gp.comment, gp.document_id, gp.sent_to, gp.sent_at, gp.decided_by, gp.decided_at,
+	gp.decision_note, gp.origin_tenant_id, gp.origin_id` + progressNames
+
+const progressNames = `, trim(l.given_name || ' ' || l.family_name) AS lis_name,
 	coalesce(trim(st.given_name || ' ' || st.family_name), '') AS sent_to_name,
 	coalesce(trim(db.given_name || ' ' || db.family_name), '') AS decided_by_name,
 	(SELECT g.text FROM goals g WHERE g.version_id = gp.version_id AND g.code = gp.goal_code) AS goal_text`
@@ -1128,11 +1136,22 @@ func (s *Store) Decide(ctx context.Context, tenantID uuid.UUID, approver tenants
 }
 
 // OwnApproved lists the LIS's approved goals in every tenant, newest decision
-// first, with who approved them. tx is a tenants.OwnRecordTx of that LIS: the
-// own_record policies decide what is seen.
-func OwnApproved(ctx context.Context, tx bun.IDB, lisID uuid.UUID) ([]Progress, error) {
+// first, with who approved them, and their frozen basis when withBasis. tx is
+// a tenants.OwnRecordTx of that LIS: the own_record policies decide what is
+// seen.
+func OwnApproved(ctx context.Context, tx bun.IDB, lisID uuid.UUID, withBasis bool) ([]Progress, error) {
 	var out []Progress
-	err := tx.NewRaw(`SELECT `+progressColumns+progressFrom+`WHERE gp.lis_id = ? AND gp.status = 'approved'
+	cols := `gp.*`
+	if !withBasis {
+		cols = strings.TrimSuffix(progressWithoutBasis, progressNames)
+	}
+	// Names by primary key per row, not joined: the planner, guessing a
+	// LIS's rows by the hundred, hashed the whole people table twice.
+	err := tx.NewRaw(`SELECT `+cols+`, (SELECT trim(l.given_name || ' ' || l.family_name) FROM people l WHERE l.id = gp.lis_id) AS lis_name,
+			coalesce((SELECT trim(st.given_name || ' ' || st.family_name) FROM people st WHERE st.id = gp.sent_to), '') AS sent_to_name,
+			coalesce((SELECT trim(db.given_name || ' ' || db.family_name) FROM people db WHERE db.id = gp.decided_by), '') AS decided_by_name,
+			(SELECT g.text FROM goals g WHERE g.version_id = gp.version_id AND g.code = gp.goal_code) AS goal_text
+		FROM goal_progress gp WHERE gp.lis_id = ? AND gp.status = 'approved'
 		ORDER BY gp.decided_at DESC NULLS LAST, gp.goal_code`, lisID).Scan(ctx, &out)
 	for i := range out {
 		out[i].inOslo()

@@ -76,7 +76,7 @@ type DossierChain struct {
 // BuildDossier assembles person's dossier from their national record
 // (Load's reader). person must be the signed-in viewer.
 func BuildDossier(ctx context.Context, db bun.IDB, person uuid.UUID, now time.Time) (*Dossier, error) {
-	rec, err := load(ctx, db, person, tenants.OwnRecordTx, DossierActivityLimit)
+	rec, err := load(ctx, db, person, tenants.OwnRecordTx, DossierActivityLimit, false)
 	if err != nil {
 		return nil, err
 	}

@@ -124,7 +124,7 @@ type Record struct {
 // right to it reads after the read was written to the access log (the hdir
 // module); never an id taken from a request unchecked.
 func Load(ctx context.Context, db bun.IDB, person uuid.UUID) (*Record, error) {
-	return load(ctx, db, person, tenants.OwnRecordTx, ActivityLimit)
+	return load(ctx, db, person, tenants.OwnRecordTx, ActivityLimit, true)
 }
 
 // LoadFor reads lis's record for a reader who is not lis (the API): the
@@ -132,7 +132,7 @@ func Load(ctx context.Context, db bun.IDB, person uuid.UUID) (*Record, error) {
 // are every course and nothing else (the API lists no other activity; a
 // long record's activities cost more than the rest of it).
 func LoadFor(ctx context.Context, db bun.IDB, lis uuid.UUID) (*Record, error) {
-	return load(ctx, db, lis, tenants.RecordTx, coursesOnly)
+	return load(ctx, db, lis, tenants.RecordTx, coursesOnly, false)
 }
 
 // coursesOnly, as load's limit, has it read every course and no other activity.
@@ -141,8 +141,9 @@ const coursesOnly = -1
 // recordTx puts a person's record in force (tenants.OwnRecordTx or RecordTx).
 type recordTx func(context.Context, bun.IDB, uuid.UUID, func(context.Context, bun.Tx) error) error
 
-// load reads person's record in inTx, listing up to limit activities.
-func load(ctx context.Context, db bun.IDB, person uuid.UUID, inTx recordTx, limit int) (*Record, error) {
+// load reads person's record in inTx, listing up to limit activities, and the
+// approvals' frozen bases when basis (Helsedirektoratet's page shows them).
+func load(ctx context.Context, db bun.IDB, person uuid.UUID, inTx recordTx, limit int, basis bool) (*Record, error) {
 	rec := &Record{}
 	by := map[uuid.UUID]*Section{}
 	sec := func(id uuid.UUID) *Section {
@@ -170,7 +171,7 @@ func load(ctx context.Context, db bun.IDB, person uuid.UUID, inTx recordTx, limi
 			}
 			sec(p.TenantID).Plans = append(sec(p.TenantID).Plans, p)
 		}
-		gs, err := goals.OwnApproved(ctx, tx, person)
+		gs, err := goals.OwnApproved(ctx, tx, person, basis)
 		if err != nil {
 			return err
 		}

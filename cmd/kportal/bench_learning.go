@@ -12,7 +12,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
+	"golang.org/x/sync/errgroup"
 
 	"kportal/modules/activities"
 	"kportal/modules/goals"
@@ -225,32 +225,16 @@ func benchLogins(ctx context.Context, cfg *config, a *app, prefix string) ([]ben
 		return nil, fmt.Errorf("no bench users (%s…@%s) in this database: run 'kportal seed --national' on a fresh database and point KPORTAL_DATABASE_URL at it", prefix, NationalDomain)
 	}
 	users := make([]benchUser, len(people))
-	var (
-		wg      sync.WaitGroup
-		next    atomic.Int64
-		errOnce sync.Once
-		first   error
-	)
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(people) {
-					return
-				}
-				u, err := benchLogin(ctx, cfg, a, people[i].ID, people[i].Email)
-				if err != nil {
-					errOnce.Do(func() { first = err })
-					return
-				}
-				users[i] = u
-			}
-		}()
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i := range people {
+		g.Go(func() error {
+			u, err := benchLogin(ctx, cfg, a, people[i].ID, people[i].Email)
+			users[i] = u
+			return err
+		})
 	}
-	wg.Wait()
-	return users, first
+	return users, g.Wait()
 }
 
 func benchLogin(ctx context.Context, cfg *config, a *app, person uuid.UUID, email string) (benchUser, error) {

@@ -20,6 +20,7 @@ import (
 	kratos "github.com/ory/kratos-client-go"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
+	"golang.org/x/sync/errgroup"
 
 	"kportal/modules/identity"
 	"kportal/modules/transfers"
@@ -246,7 +247,8 @@ func runTransferBench(ctx context.Context, cfg *config, opts transferOptions, no
 		f.got = p.run(ctx, true, learningConcurrency, opts.Measure)
 		f.one = p.run(ctx, true, 1, min(3*time.Second, opts.Measure))
 		if f.got.Requests == 0 || f.got.Errors*1000 > f.got.Requests || f.base.Errors*1000 > f.base.Requests || f.one.Errors > 0 {
-			return nil, fmt.Errorf("home: %d of %d requests failed (baseline: %d of %d)", f.got.Errors, f.got.Errors+f.got.Requests, f.base.Errors, f.base.Errors+f.base.Requests)
+			return nil, fmt.Errorf("home: %d of %d requests failed (baseline: %d of %d): %s%s", f.got.Errors, f.got.Errors+f.got.Requests, f.base.Errors, f.base.Errors+f.base.Requests,
+				f.got.FirstError+f.one.FirstError, f.base.FirstError)
 		}
 	}
 	ratio := func(i int) float64 { return figures[i].got.RPS / figures[i].base.RPS }
@@ -423,38 +425,25 @@ func registerBatch(ctx context.Context, a *app, batch uuid.UUID, moves []transfe
 	store := transfers.NewStore(a.db)
 	today := time.Now().In(web.Oslo).Format("2006-01-02")
 	by := tenants.Actor{Name: "kportal bench transfer"}
-	var (
-		next, queued atomic.Int64
-		wg           sync.WaitGroup
-		once         sync.Once
-		first        error
-	)
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(moves) {
-					return
-				}
-				m := moves[i]
-				t, err := store.Register(ctx, m.To, by, transfers.Arrival{Who: m.Email, StartsOn: today, TemplateID: m.Template.String(),
-					LederID: m.Leder.String(), From: m.From.String()}, &batch)
-				if err == nil {
-					err = transfers.Enqueue(ctx, a.queue, t)
-				}
-				if err != nil {
-					once.Do(func() { first = fmt.Errorf("moving %s: %w", m.Email, err) })
-					next.Store(int64(len(moves)))
-					return
-				}
-				queued.Add(1)
+	var queued atomic.Int64
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for _, m := range moves {
+		g.Go(func() error {
+			t, err := store.Register(ctx, m.To, by, transfers.Arrival{Who: m.Email, StartsOn: today, TemplateID: m.Template.String(),
+				LederID: m.Leder.String(), From: m.From.String()}, &batch)
+			if err == nil {
+				err = transfers.Enqueue(ctx, a.queue, t)
 			}
-		}()
+			if err != nil {
+				return fmt.Errorf("moving %s: %w", m.Email, err)
+			}
+			queued.Add(1)
+			return nil
+		})
 	}
-	wg.Wait()
-	return int(queued.Load()), first
+	err := g.Wait()
+	return int(queued.Load()), err
 }
 
 // batchDone checks that every move of the batch is done and returns how many
@@ -504,58 +493,41 @@ type swappedLogin struct {
 func movedLogins(ctx context.Context, cfg *config, a *app, owner bun.IDB, batch uuid.UUID, moves []transferMove) ([]benchUser, []swappedLogin, error) {
 	users := make([]benchUser, len(moves))
 	var (
-		mu      sync.Mutex
-		swaps   []swappedLogin
-		wg      sync.WaitGroup
-		next    atomic.Int64
-		errOnce sync.Once
-		first   error
+		mu    sync.Mutex
+		swaps []swappedLogin
 	)
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(moves) {
-					return
-				}
-				m := moves[i]
-				email := fmt.Sprintf(movedEmail, batch.String(), i)
-				err := func() error {
-					var p struct {
-						Identity string `bun:"identity_id"`
-						Email    string `bun:"email"`
-						Given    string `bun:"given_name"`
-						Family   string `bun:"family_name"`
-					}
-					if err := owner.NewRaw("SELECT identity_id::text, email, given_name, family_name FROM people WHERE id = ?", m.LIS).Scan(ctx, &p); err != nil {
-						return err
-					}
-					id, err := benchIdentity(ctx, a.kratos, email, p.Given, p.Family, map[string]any{"person_id": m.LIS.String(), "identity_id": p.Identity, "email": p.Email})
-					if err != nil {
-						return err
-					}
-					mu.Lock()
-					swaps = append(swaps, swappedLogin{Person: m.LIS, Identity: p.Identity, KratosID: id, Email: p.Email})
-					mu.Unlock()
-					if _, err := owner.NewRaw("UPDATE people SET identity_id = ?, email = ? WHERE id = ?", id, email, m.LIS).Exec(ctx); err != nil {
-						return err
-					}
-					u, err := benchLogin(ctx, cfg, a, m.LIS, email)
-					u.Tenant, u.Slug = m.To, m.ToSlug // the new workplace's home
-					users[i] = u
-					return err
-				}()
-				if err != nil {
-					errOnce.Do(func() { first = err })
-					return
-				}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, m := range moves {
+		email := fmt.Sprintf(movedEmail, batch.String(), i)
+		g.Go(func() error {
+			var p struct {
+				Identity string `bun:"identity_id"`
+				Email    string `bun:"email"`
+				Given    string `bun:"given_name"`
+				Family   string `bun:"family_name"`
 			}
-		}()
+			if err := owner.NewRaw("SELECT identity_id::text, email, given_name, family_name FROM people WHERE id = ?", m.LIS).Scan(ctx, &p); err != nil {
+				return err
+			}
+			id, err := benchIdentity(ctx, a.kratos, email, p.Given, p.Family, map[string]any{"person_id": m.LIS.String(), "identity_id": p.Identity, "email": p.Email})
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			swaps = append(swaps, swappedLogin{Person: m.LIS, Identity: p.Identity, KratosID: id, Email: p.Email})
+			mu.Unlock()
+			if _, err := owner.NewRaw("UPDATE people SET identity_id = ?, email = ? WHERE id = ?", id, email, m.LIS).Exec(ctx); err != nil {
+				return err
+			}
+			u, err := benchLogin(ctx, cfg, a, m.LIS, email)
+			u.Tenant, u.Slug = m.To, m.ToSlug // the new workplace's home
+			users[i] = u
+			return err
+		})
 	}
-	wg.Wait()
-	return users, swaps, first
+	err := g.Wait()
+	return users, swaps, err
 }
 
 // benchIdentity creates a Kratos identity with the bench password (one left

@@ -33,6 +33,15 @@ func TestTransferBenchRestoresTheDataSet(t *testing.T) {
 	var notes bytes.Buffer
 	batch := uuid.New()
 	kv, err := runTransferBench(ctx, cfg, transferOptions{LIS: 4, Measure: time.Second, Batch: batch}, &notes)
+	if err != nil && strings.Contains(err.Error(), "requests failed") {
+		// A page load failing once on a loaded machine fails the measurement,
+		// not the move or the restore (checked below): measure again, once.
+		t.Logf("measuring again after: %v", err)
+		if after := transferSnapshot(t, owner); fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Fatalf("not restored after a failed measurement: %v\nbefore: %v", after, before)
+		}
+		kv, err = runTransferBench(ctx, cfg, transferOptions{LIS: 4, Measure: time.Second, Batch: batch}, &notes)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,8 @@ type loadResult struct {
 	Errors   int
 	P50, P99 time.Duration
 	RPS      float64
+	// FirstError says what the first failed request got, for the message.
+	FirstError string
 }
 
 // load sends GET requests to url from concurrency workers for d (and at most
@@ -30,6 +32,7 @@ func load(ctx context.Context, url string, concurrency int, d time.Duration, max
 		mu        sync.Mutex
 		latencies []time.Duration
 		errors    int
+		first     string
 		sent      int
 		wg        sync.WaitGroup
 	)
@@ -53,7 +56,14 @@ func load(ctx context.Context, url string, concurrency int, d time.Duration, max
 				t0 := time.Now()
 				resp, err := client.Do(req)
 				ok := err == nil && resp.StatusCode < 400
-				if err == nil {
+				what := ""
+				if err != nil {
+					what = err.Error()
+				} else {
+					if !ok {
+						b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+						what = fmt.Sprintf("%s %d: %s", req.URL.Path, resp.StatusCode, b)
+					}
 					_, _ = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
 				}
@@ -62,6 +72,9 @@ func load(ctx context.Context, url string, concurrency int, d time.Duration, max
 				if ok {
 					latencies = append(latencies, el)
 				} else if ctx.Err() == nil {
+					if errors == 0 {
+						first = what
+					}
 					errors++
 				}
 				mu.Unlock()
@@ -71,7 +84,7 @@ func load(ctx context.Context, url string, concurrency int, d time.Duration, max
 	wg.Wait()
 	elapsed := time.Since(start)
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
-	r := loadResult{Requests: len(latencies), Errors: errors, RPS: float64(len(latencies)) / elapsed.Seconds()}
+	r := loadResult{Requests: len(latencies), Errors: errors, FirstError: first, RPS: float64(len(latencies)) / elapsed.Seconds()}
 	if n := len(latencies); n > 0 {
 		r.P50 = latencies[n*50/100]
 		r.P99 = latencies[min(n-1, n*99/100)]

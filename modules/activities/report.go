@@ -26,7 +26,7 @@ type GoalUse struct {
 
 // GoalUses aggregates the activities of the LIS in lisIDs per goal, in one
 // query: here (tenantID) every activity not withdrawn or rejected counts,
-// in earlier (the LIS's earlier workplaces, transfers.EarlierOf) the
+// in earlier (the LIS's earlier workplaces, moved.EarlierOf) the
 // completed ones as "Tidligere arbeidssted" shows them, plus those still
 // waiting there. tx has tenantID in force; the earlier_record policies decide
 // what of the earlier tenants is read.

@@ -14,7 +14,7 @@ import (
 	"kportal/modules/apperr"
 	"kportal/modules/chain"
 	"kportal/modules/documents"
-	"kportal/modules/transfers"
+	"kportal/modules/transfers/moved"
 	"kportal/storage"
 	"kportal/tenants"
 )
@@ -727,7 +727,7 @@ func ForGoal(ctx context.Context, tx bun.IDB, tenantID, lisID uuid.UUID, goalCod
 // ForGoalEarlier returns the LIS's completed activities (signed or
 // self-registered) supporting a goal in the given tenants, oldest first, each
 // with its signatures as stored. The goals module passes the LIS's earlier
-// workplaces (transfers.Earlier); tx has the new workplace in force, and the
+// workplaces (moved.Earlier); tx has the new workplace in force, and the
 // earlier_record policies decide what is read, so any other tenant reads
 // nothing.
 func ForGoalEarlier(ctx context.Context, tx bun.IDB, tenantIDs []uuid.UUID, lisID uuid.UUID, goalCode string) ([]Activity, error) {
@@ -845,7 +845,7 @@ func EndedByMove(ctx context.Context, tx bun.IDB, tenantID, lisID uuid.UUID) err
 	if plan, err := ActivePlan(ctx, tx, tenantID, lisID); err != nil || plan != nil {
 		return err
 	}
-	d, err := transfers.LeftFrom(ctx, tx, tenantID, lisID)
+	d, err := moved.LeftFrom(ctx, tx, tenantID, lisID)
 	if err != nil || d == nil {
 		return err
 	}

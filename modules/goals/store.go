@@ -17,7 +17,7 @@ import (
 	"kportal/modules/apperr"
 	"kportal/modules/chain"
 	"kportal/modules/documents"
-	"kportal/modules/transfers"
+	"kportal/modules/transfers/moved"
 	"kportal/modules/web"
 	"kportal/storage"
 	"kportal/tenants"
@@ -791,7 +791,7 @@ func (b *Basis) answered(kind string) bool {
 type Support struct {
 	Here    []Activity
 	Earlier []Activity
-	Places  []transfers.Workplace // the earlier workplaces; none: never moved here
+	Places  []moved.Workplace // the earlier workplaces; none: never moved here
 }
 
 // support reads a goal's supporting activities (activities.ForGoal and
@@ -803,7 +803,7 @@ func support(ctx context.Context, tx bun.IDB, tenantID, lisID uuid.UUID, code st
 		return nil, err
 	}
 	out := &Support{Here: basisActivities(here, nil)}
-	if out.Places, err = transfers.Earlier(ctx, tx, tenantID, lisID); err != nil || len(out.Places) == 0 {
+	if out.Places, err = moved.Earlier(ctx, tx, tenantID, lisID); err != nil || len(out.Places) == 0 {
 		return out, err
 	}
 	ids := make([]uuid.UUID, len(out.Places))

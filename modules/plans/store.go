@@ -540,11 +540,38 @@ func AssignInTx(ctx context.Context, tx bun.IDB, tenantID, lisID, templateID uui
 	if err != nil || a != nil {
 		return a, err
 	}
-	var existing []Assignment
-	err = tx.NewRaw("SELECT "+assignmentCols+" WHERE a.tenant_id = ? AND a.lis_id = ? AND a.template_id = ? AND a.archived_at IS NULL",
-		tenantID, lisID, templateID).Scan(ctx, &existing)
-	if err != nil || len(existing) == 0 {
+	return ActiveTemplate(ctx, tx, tenantID, lisID, templateID)
+}
+
+// EndActive ends every active plan of the LIS in the tenant in force in tx (a
+// move away: ended, never re-activated) and returns how many.
+func EndActive(ctx context.Context, tx bun.IDB, tenantID, lisID uuid.UUID) (int, error) {
+	res, err := tx.ExecContext(ctx, "UPDATE plan_assignments SET archived_at = now() WHERE tenant_id = ? AND lis_id = ? AND archived_at IS NULL", tenantID, lisID)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// ActiveOfSpecialty reports whether the LIS has an active plan of the
+// specialty in the tenant in force in tx, other than one of template except.
+func ActiveOfSpecialty(ctx context.Context, tx bun.IDB, tenantID, lisID uuid.UUID, specialty string, except uuid.UUID) (bool, error) {
+	var ok bool
+	err := tx.NewRaw(`SELECT EXISTS (SELECT 1 FROM plan_assignments a JOIN plan_templates t ON t.tenant_id = a.tenant_id AND t.id = a.template_id
+		WHERE a.tenant_id = ? AND a.lis_id = ? AND a.archived_at IS NULL AND t.specialty = ? AND a.template_id <> ?)`,
+		tenantID, lisID, specialty, except).Scan(ctx, &ok)
+	return ok, err
+}
+
+// ActiveTemplate returns the LIS's active assignment of template in the
+// tenant in force in tx, or nil.
+func ActiveTemplate(ctx context.Context, tx bun.IDB, tenantID, lisID, templateID uuid.UUID) (*Assignment, error) {
+	var out []Assignment
+	err := tx.NewRaw("SELECT "+assignmentCols+" WHERE a.tenant_id = ? AND a.lis_id = ? AND a.template_id = ? AND a.archived_at IS NULL",
+		tenantID, lisID, templateID).Scan(ctx, &out)
+	if err != nil || len(out) == 0 {
 		return nil, err
 	}
-	return &existing[0], nil
+	return &out[0], nil
 }

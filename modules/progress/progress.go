@@ -27,7 +27,7 @@ import (
 	"kportal/modules/advisory"
 	"kportal/modules/goals"
 	"kportal/modules/overview"
-	"kportal/modules/transfers"
+	"kportal/modules/transfers/moved"
 	"kportal/modules/web"
 	"kportal/policies"
 	"kportal/tenants"
@@ -106,7 +106,7 @@ type Row struct {
 	Leads         bool      `bun:"leads"`   // the viewer is the LIS's leder (the fremdriftsrapport)
 	Plan          string    `bun:"-"`
 	// Left: the LIS has moved to another workplace (the plan here ended).
-	Left *transfers.Departure `bun:"-"`
+	Left *moved.Departure `bun:"-"`
 	overview.Progress
 	Samtale advisory.Summary `bun:"-"`
 }
@@ -147,7 +147,7 @@ func (m *Module) rows(ctx context.Context, tenantID, person uuid.UUID, query str
 			}
 			if plan != nil {
 				rows[i].Plan = plan.Name
-			} else if rows[i].Left, err = transfers.LeftFrom(ctx, tx, tenantID, rows[i].LisID); err != nil {
+			} else if rows[i].Left, err = moved.LeftFrom(ctx, tx, tenantID, rows[i].LisID); err != nil {
 				return err
 			}
 		}

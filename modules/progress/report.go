@@ -27,7 +27,7 @@ import (
 	"kportal/modules/activities"
 	"kportal/modules/apperr"
 	"kportal/modules/goals"
-	"kportal/modules/transfers"
+	"kportal/modules/transfers/moved"
 	"kportal/modules/web"
 	"kportal/tenants"
 )
@@ -64,16 +64,16 @@ func dateText(t *time.Time) string {
 
 // ReportLIS is one LIS in the report.
 type ReportLIS struct {
-	LisID     uuid.UUID             `bun:"lis_id"`
-	Name      string                `bun:"name"`
-	Email     string                `bun:"email"`
-	Specialty string                `bun:"specialty_name"` // the LIS's specialties here, comma separated
-	Veileder  string                `bun:"veileder"`
-	Leder     string                `bun:"leder"`
-	Plan      string                `bun:"-"`
-	Left      *transfers.Departure  `bun:"-"`
-	Earlier   []transfers.Workplace `bun:"-"`
-	Goals     []ReportGoal          `bun:"-"`
+	LisID     uuid.UUID         `bun:"lis_id"`
+	Name      string            `bun:"name"`
+	Email     string            `bun:"email"`
+	Specialty string            `bun:"specialty_name"` // the LIS's specialties here, comma separated
+	Veileder  string            `bun:"veileder"`
+	Leder     string            `bun:"leder"`
+	Plan      string            `bun:"-"`
+	Left      *moved.Departure  `bun:"-"`
+	Earlier   []moved.Workplace `bun:"-"`
+	Goals     []ReportGoal      `bun:"-"`
 	// Figures over the goals, and the LIS's activities waiting for a
 	// signature (also those without a goal, and in flight at an earlier workplace).
 	Approved, Sent, Open, InputsOpen, WaitingSignature int `bun:"-"`
@@ -164,7 +164,7 @@ func (m *Module) fill(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, rows 
 	for i := range rows {
 		ids[i] = rows[i].LisID
 	}
-	earlier, err := transfers.EarlierOf(ctx, tx, tenantID, ids)
+	earlier, err := moved.EarlierOf(ctx, tx, tenantID, ids)
 	if err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func (m *Module) fill(ctx context.Context, tx bun.IDB, tenantID uuid.UUID, rows 
 		}
 		if plan != nil {
 			rows[i].Plan = plan.Name
-		} else if rows[i].Left, err = transfers.LeftFrom(ctx, tx, tenantID, rows[i].LisID); err != nil {
+		} else if rows[i].Left, err = moved.LeftFrom(ctx, tx, tenantID, rows[i].LisID); err != nil {
 			return err
 		}
 	}

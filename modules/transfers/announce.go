@@ -12,6 +12,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"kportal/modules/apperr"
+	"kportal/modules/plans"
 	"kportal/modules/web"
 	"kportal/tenants"
 )
@@ -167,12 +168,12 @@ func checkPlan(ctx context.Context, tx bun.IDB, tenantID, lisID uuid.UUID, lisNa
 	template, err := uuid.Parse(strings.TrimSpace(templateID))
 	var specialty string
 	if err == nil {
-		var names []string
-		if err := tx.NewRaw("SELECT specialty FROM plan_templates WHERE tenant_id = ? AND id = ? AND archived_at IS NULL", tenantID, template).Scan(ctx, &names); err != nil {
+		t, err := plans.TemplateByID(ctx, tx, tenantID, template)
+		switch {
+		case err == nil && t.ArchivedAt == nil:
+			specialty = t.Specialty
+		case err != nil && !apperr.Is(err, apperr.NotFound):
 			return template, nil, err
-		}
-		if len(names) == 1 {
-			specialty = names[0]
 		}
 	}
 	if specialty == "" {
@@ -195,9 +196,8 @@ func checkPlan(ctx context.Context, tx bun.IDB, tenantID, lisID uuid.UUID, lisNa
 	if err := apperr.InvalidFields(bad); err != nil {
 		return template, nil, err
 	}
-	var dup bool
-	if err := tx.NewRaw(`SELECT EXISTS (SELECT 1 FROM plan_assignments a JOIN plan_templates t ON t.tenant_id = a.tenant_id AND t.id = a.template_id
-		WHERE a.tenant_id = ? AND a.lis_id = ? AND a.archived_at IS NULL AND t.specialty = ?)`, tenantID, lisID, specialty).Scan(ctx, &dup); err != nil {
+	dup, err := plans.ActiveOfSpecialty(ctx, tx, tenantID, lisID, specialty, uuid.Nil)
+	if err != nil {
 		return template, nil, err
 	}
 	if dup {

@@ -15,6 +15,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"kportal/modules/apperr"
+	"kportal/modules/plans"
 	"kportal/modules/web"
 	"kportal/tenants"
 )
@@ -240,13 +241,15 @@ func (s *Store) register(ctx context.Context, tx bun.Tx, tenantID uuid.UUID, by 
 		// A workplace the LIS has left (no active plan) is not one to leave.
 		var active []tenants.Tenant
 		for _, pl := range places {
-			var n int
+			var as []plans.Assignment
 			if err := inScope(ctx, tx, pl.ID, func() error {
-				return tx.NewRaw("SELECT count(*) FROM plan_assignments WHERE tenant_id = ? AND lis_id = ? AND archived_at IS NULL", pl.ID, p.ID).Scan(ctx, &n)
+				var err error
+				as, err = plans.Assignments(ctx, tx, pl.ID, []uuid.UUID{p.ID})
+				return err
 			}); err != nil {
 				return nil, err
 			}
-			if n > 0 {
+			if len(as) > 0 && as[0].ArchivedAt == nil { // Assignments lists active ones first
 				active = append(active, pl)
 			}
 		}
@@ -528,31 +531,3 @@ func (s *Store) Fail(ctx context.Context, tenantID, id uuid.UUID, reason string)
 		return err
 	})
 }
-
-// Departure is the LIS's move away from a tenant: where to, and from when.
-type Departure struct {
-	ToName   string    `bun:"to_name"`
-	StartsOn time.Time `bun:"starts_on"`
-}
-
-// LeftFrom returns the LIS's latest move away from tenantID that has
-// happened, or nil; tx has tenantID in force (the left_from policy). The old
-// workplace's record is ended at the move: activities and goals refuse new
-// work there with it.
-func LeftFrom(ctx context.Context, tx bun.IDB, tenantID, lisID uuid.UUID) (*Departure, error) {
-	var out []Departure
-	err := tx.NewRaw(`SELECT n.name AS to_name, x.starts_on FROM transfers x JOIN tenants n ON n.id = x.tenant_id
-		WHERE x.from_tenant_id = ? AND x.lis_id = ? AND x.status = 'done' ORDER BY x.starts_on DESC LIMIT 1`, tenantID, lisID).Scan(ctx, &out)
-	if err != nil || len(out) == 0 {
-		return nil, err
-	}
-	return &out[0], nil
-}
-
-// Refusal is the message a LIS gets for new work at a workplace they left.
-func (d *Departure) Refusal() error {
-	return apperr.New(apperr.Conflict, "Du har flyttet til %s (fra %s), og planen din her er avsluttet. Registrer nytt der.", d.ToName, web.Date(d.StartsOn))
-}
-
-// StartsOnText is the date the LIS started at the new workplace, as shown.
-func (d *Departure) StartsOnText() string { return web.Date(d.StartsOn) }

@@ -172,12 +172,10 @@ func (s *Store) move(ctx context.Context, tx bun.Tx, t *Transfer) (rep *Report, 
 	)
 	// The old workplace: end the plans, read what carries.
 	err = inScope(ctx, tx, t.FromTenantID, func() error {
-		res, err := tx.ExecContext(ctx, "UPDATE plan_assignments SET archived_at = now() WHERE tenant_id = ? AND lis_id = ? AND archived_at IS NULL", t.FromTenantID, t.LisID)
-		if err != nil {
+		var err error
+		if rep.PlansEnded, err = plans.EndActive(ctx, tx, t.FromTenantID, t.LisID); err != nil {
 			return err
 		}
-		n, _ := res.RowsAffected()
-		rep.PlansEnded = int(n)
 		if err := tx.NewRaw(`SELECT id, goal_code, version_id, prior_learning, completed_on, comment, decided_by, decided_at, decision_note, basis,
 				coalesce(origin_tenant_id, tenant_id) AS origin_tenant_id, coalesce(origin_id, id) AS origin_id
 			FROM goal_progress WHERE tenant_id = ? AND lis_id = ? AND status = 'approved' ORDER BY goal_code`, t.FromTenantID, t.LisID).Scan(ctx, &approvals); err != nil {
@@ -227,21 +225,21 @@ func (s *Store) move(ctx context.Context, tx bun.Tx, t *Transfer) (rep *Report, 
 	}
 
 	// The new workplace.
-	var dup bool
-	if err := tx.NewRaw(`SELECT EXISTS (SELECT 1 FROM plan_assignments a JOIN plan_templates t ON t.tenant_id = a.tenant_id AND t.id = a.template_id
-		JOIN plan_templates n ON n.tenant_id = a.tenant_id AND n.id = ?
-		WHERE a.tenant_id = ? AND a.lis_id = ? AND a.archived_at IS NULL AND t.specialty = n.specialty AND a.template_id <> n.id)`,
-		t.TemplateID, t.TenantID, t.LisID).Scan(ctx, &dup); err != nil {
+	if t.TemplateID == nil {
+		return nil, apperr.New(apperr.Invalid, "Byttet har ingen plan.")
+	}
+	tpl, err := plans.TemplateByID(ctx, tx, t.TenantID, *t.TemplateID)
+	if err != nil {
 		return nil, err
 	}
-	if dup {
+	if dup, err := plans.ActiveOfSpecialty(ctx, tx, t.TenantID, t.LisID, tpl.Specialty, tpl.ID); err != nil || dup {
+		if err != nil {
+			return nil, err
+		}
 		return nil, apperr.New(apperr.Conflict, "%s har fått en annen aktiv plan i samme spesialitet her etter at byttet ble registrert.", t.LisName)
 	}
 	if err := tenants.GrantRole(ctx, tx, t.TenantID, t.LisID, "lis", kportal); err != nil {
 		return nil, err
-	}
-	if t.TemplateID == nil {
-		return nil, apperr.New(apperr.Invalid, "Byttet har ingen plan.")
 	}
 	plan, err := plans.AssignInTx(ctx, tx, t.TenantID, t.LisID, *t.TemplateID, nil)
 	if err != nil {
@@ -484,13 +482,15 @@ func (s *Store) carryLate(ctx context.Context, tx bun.Tx, tid uuid.UUID, t *Tran
 		if len(fresh) == 0 {
 			return nil
 		}
-		var plan []plans.Assignment
-		if err := tx.NewRaw(`SELECT id, version_id FROM plan_assignments WHERE tenant_id = ? AND lis_id = ? AND template_id = ? AND archived_at IS NULL`,
-			t.TenantID, t.LisID, t.TemplateID).Scan(ctx, &plan); err != nil || len(plan) == 0 {
+		if t.TemplateID == nil {
+			return nil
+		}
+		plan, err := plans.ActiveTemplate(ctx, tx, t.TenantID, t.LisID, *t.TemplateID)
+		if err != nil || plan == nil {
 			return err
 		}
 		rep := &Report{}
-		if err := s.carry(ctx, tx, t, &plan[0], fresh, rep); err != nil {
+		if err := s.carry(ctx, tx, t, plan, fresh, rep); err != nil {
 			return err
 		}
 		carried = len(rep.Carried)
